@@ -1,0 +1,166 @@
+// barged: start-up, wiring of the subsystems, recovery, shutdown.
+// Containers outlive barged (their monitors own them): stopping barged leaves them running.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDaemonArgs, USAGE, type DaemonConfig } from './config.js';
+import { log, setLevel } from '../lib/log.js';
+import { messageOf } from '../lib/errors.js';
+import { EventBus } from '../lib/events.js';
+import { ApiServer } from '../api/server.js';
+import { systemRoutes, BARGE_VERSION } from '../api/routes/system.js';
+import { containerRoutes } from '../api/routes/containers.js';
+import { imageRoutes } from '../api/routes/images.js';
+import { networkRoutes } from '../api/routes/networks.js';
+import { ContainerService } from '../container/service.js';
+import { ExecService } from '../container/exec.js';
+import { ImageService } from '../image/service.js';
+import { NetworkService } from '../network/service.js';
+import { detectCgroupLayout } from '../runtime/cgroups.js';
+import { probeHost } from '../runtime/host.js';
+import { writeFileAtomic } from '../lib/fsutil.js';
+import { newId } from '../lib/ids.js';
+import { findExecutable } from './paths.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export async function startDaemon(config: DaemonConfig): Promise<{ close: () => Promise<void> }> {
+  setLevel(config.logLevel);
+  fs.mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
+  fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o711 });
+  claimPidfile(config.pidfile);
+
+  const runtime = findExecutable(config.runtime);
+  const monitor = path.resolve(here, '../../bin/bargemon');
+  if (!fs.existsSync(monitor)) throw new Error(`the container monitor ${monitor} is missing: run "npm run build"`);
+
+  const events = new EventBus();
+  const images = await ImageService.open(config.dataRoot, { events });
+  const network = await NetworkService.open({
+    dataRoot: config.dataRoot, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip || undefined, iptables: config.iptables,
+  });
+  const containers = new ContainerService({
+    dataRoot: config.dataRoot, execRoot: config.execRoot, runtime, monitor,
+    logOpts: { maxSize: parseLogSize(config.logOpts['max-size']), maxFiles: Number(config.logOpts['max-file'] ?? 1) || 1 },
+    images: {
+      resolveImage: (ref) => { const r = images.resolve(ref); return { id: r.id, config: r.config.config ?? {} }; },
+      prepareRootfs: (cid, iid) => images.prepareRootfs(cid, iid),
+      mountRootfs: (cid, target) => images.mountRootfs(cid, target),
+      unmountRootfs: (target) => images.unmountRootfs(target),
+      removeRootfs: (cid) => images.removeRootfs(cid),
+      rootfsSize: (cid) => images.rootfsSize(cid),
+    },
+    network: {
+      attach: async (cid, o) => {
+        const a = await network.attach(cid, o);
+        return { netnsPath: a.netnsPath, mode: o.mode, ipAddress: a.ipAddress, settings: network.inspect(cid) as Record<string, unknown> };
+      },
+      detach: (cid) => network.detach(cid),
+      stats: (cid, pid) => network.stats(cid, pid),
+    },
+    events,
+  });
+  await network.recover((cid) => containers.store.get(cid)?.State.Running ?? false);
+  await containers.recover();
+  const execs = new ExecService(containers, events);
+  images.setInUse((imageId) => containers.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running })));
+
+  const api = new ApiServer();
+  const host = probeHost();
+  systemRoutes(api.router, {
+    dataRoot: config.dataRoot,
+    counts: () => {
+      const all = containers.store.all();
+      const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
+      const paused = all.filter((c) => c.State.Paused).length;
+      return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.list().length };
+    },
+    cgroupVersion: String(detectCgroupLayout().version ?? host.cgroupVersion),
+    runtimePath: runtime,
+    daemonId: daemonId(config.dataRoot),
+    bridge: config.bridge,
+    warnings: [],
+    securityOptions: ['name=seccomp,profile=builtin'],
+  }, events);
+  containerRoutes(api.router, {
+    containers, execs,
+    imageName: (id) => images.displayName(id),
+    imageMatches: (c, ref) => images.matches(c.Image, ref),
+    rootfsSize: (id) => images.rootfsSize(id),
+  });
+  imageRoutes(api.router, { images, containers });
+  networkRoutes(api.router, { network, containers });
+  for (const h of config.hosts) await api.listen(h);
+  log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
+
+  let closed = false;
+  return {
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await api.close();
+      containers.close();
+      fs.rmSync(config.pidfile, { force: true });
+    },
+  };
+}
+
+function parseLogSize(v: string | undefined): number {
+  if (!v) return 0;
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(v.trim());
+  if (!m) throw new Error(`invalid --log-opt max-size=${v}: use a size such as 10m`);
+  return Math.floor(Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as ''] ?? 1));
+}
+
+function daemonId(dataRoot: string): string {
+  const f = path.join(dataRoot, 'engine-id');
+  try { return fs.readFileSync(f, 'utf8').trim(); } catch {
+    const id = newId();
+    writeFileAtomic(f, id + '\n');
+    return id;
+  }
+}
+
+/** One daemon per pidfile: refuse to start if the recorded process is alive. */
+function claimPidfile(pidfile: string): void {
+  fs.mkdirSync(path.dirname(pidfile), { recursive: true });
+  try {
+    const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
+    if (pid && pid !== process.pid) {
+      let alive = false;
+      try { process.kill(pid, 0); alive = true; } catch { alive = false; }
+      if (alive) throw new Error(`pid file found, ensure barged is not running or delete ${pidfile} (process ${pid} is alive)`);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && !(e instanceof SyntaxError)) {
+      if (messageOf(e).startsWith('pid file found')) throw e;
+    }
+  }
+  writeFileAtomic(pidfile, `${process.pid}\n`);
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try { parsed = parseDaemonArgs(process.argv.slice(2)); } catch (e) {
+    process.stderr.write(`barged: ${messageOf(e)}\n`);
+    process.exit(125);
+  }
+  if (parsed.help) { process.stdout.write(USAGE); return; }
+  if (parsed.version) { process.stdout.write(`barged version ${BARGE_VERSION}\n`); return; }
+  if (process.getuid?.() !== 0) { process.stderr.write('barged: must run as root (it manages namespaces, mounts and cgroups)\n'); process.exit(1); }
+  let d: { close: () => Promise<void> };
+  try { d = await startDaemon(parsed.config); } catch (e) {
+    log.error(`failed to start daemon: ${messageOf(e)}`);
+    process.exit(1);
+  }
+  const stop = (sig: string) => {
+    log.info(`received ${sig}, shutting down (containers keep running)`);
+    void d.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGPIPE', () => undefined);
+}
+
+if (process.argv[1] && /barged(\.js)?$|daemon[/\\]main\.js$/.test(process.argv[1])) void main();

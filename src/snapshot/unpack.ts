@@ -1,0 +1,444 @@
+// Unpacking one layer tarball (OCI image-spec layer.md) into an empty directory in overlayfs's format.
+//
+// The tarball is hostile until proven otherwise. The rules, checked entry by entry:
+//  - Names are cleaned lexically; a name that climbs above the root ("../x", "a/../../x") fails the whole
+//    layer; absolute names ("/etc/x") are taken relative to the root, as docker and GNU tar do.
+//  - Every parent directory of an entry is resolved inside the root, one component at a time with
+//    lstat: a symlink met on the way is followed *within the root* (absolute targets re-rooted, ".."
+//    stopping at the root), as docker's FollowSymlinkInScope does, so no write ever lands outside.
+//    Missing parents are created (0755, root-owned).
+//  - The entry's own final component is never followed: whatever is in the way is removed first
+//    (unless both are directories), and regular files are created with O_EXCL|O_NOFOLLOW.
+//  - Hardlink targets are resolved the same way and must be existing non-directories inside the root.
+//  - Device nodes are dropped (warned), except a character device 0/0, which is an overlay whiteout.
+//    FIFOs are kept. Only user.* and security.capability extended attributes are applied.
+//  - A file that would not fit in the space left on the filesystem fails the layer before a byte of it
+//    is written (a header can claim petabytes).
+//  - The whole uncompressed stream is hashed: a diffID that differs from the expected one fails the
+//    layer. The caller unpacks into a private temporary directory and discards it on any failure.
+//
+// Whiteouts (OCI layer.md "Whiteouts") become overlayfs's format: ".wh.NAME" -> a character device 0/0
+// at NAME; ".wh..wh..opq" -> the trusted.overlay.opaque="y" attribute on its directory.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import tarStream from 'tar-stream';
+import { invalid } from '../lib/errors.js';
+import { newDigester } from '../content/digest.js';
+import { OPAQUE_XATTR, applySysOps, type SysOp } from './sysops.js';
+
+export interface UnpackOptions {
+  /** The layer's expected diffID (sha256 of the uncompressed tar); a mismatch fails the unpack. */
+  diffId?: string;
+  /** Most bytes of file data to write; defaults to the free space of the destination filesystem. */
+  maxBytes?: number;
+  /** Told about entries that were dropped (device nodes, unsupported attributes). */
+  onWarning?: (message: string) => void;
+}
+
+export interface UnpackResult {
+  /** sha256 of the uncompressed tar stream. */
+  diffId: string;
+  /** Bytes of regular-file data in the layer (hardlinks counted once). */
+  size: number;
+  compression: 'gzip' | 'none';
+}
+
+const MAX_LINK_HOPS = 40;
+const MAX_PATH = 4096;
+const RESERVE = 64 * 1024 * 1024;
+
+/** The fields of a tar-stream header barge reads (its own typing leaves `pax` and `type` too loose). */
+interface Header {
+  name: string;
+  size?: number;
+  mode?: number;
+  mtime?: Date;
+  type?: string | null;
+  linkname?: string | null;
+  uid?: number;
+  gid?: number;
+  devmajor?: number;
+  devminor?: number;
+  pax?: Record<string, string> | null;
+}
+type EntryStream = AsyncIterable<Buffer>;
+
+/**
+ * Unpacks a layer (plain or gzip tar, detected by its magic bytes) into `dest`, an existing, empty
+ * directory that nothing else writes to. On failure `dest` is left half-written: the caller removes it.
+ */
+export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  const { stream, compression } = await decompress(source);
+  const u = new Unpacker(dest, opts);
+  const hash = newDigester();
+  const extract = tarStream.extract();
+
+  const entries = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, entry, next) => {
+      entry.on('error', () => { /* surfaces through the extractor */ });
+      u.entry(h as unknown as Header, entry as unknown as EntryStream).then(() => next(), (e: unknown) => next(e as Error));
+    });
+    extract.on('error', reject);
+    extract.on('finish', resolve);
+  });
+  // A failed entry stops the reading of the layer at once.
+  entries.catch(() => stream.destroy());
+
+  const feed = (async () => {
+    for await (const chunk of stream) {
+      hash.update(chunk as Buffer);
+      if (extract.destroyed || extract.destroying) throw new Error('tar stream closed');
+      if (!extract.write(chunk)) await drained(extract);
+    }
+    (extract as unknown as { end(): void }).end();
+  })();
+  feed.catch((e: unknown) => { extract.destroy(e as Error); });
+
+  const [fed, unpacked] = await Promise.allSettled([feed, entries]);
+  if (unpacked.status === 'rejected' || fed.status === 'rejected') {
+    stream.destroy();
+    extract.destroy(new Error('aborted'));
+    const e: unknown = unpacked.status === 'rejected' ? unpacked.reason : (fed as PromiseRejectedResult).reason;
+    // Format errors (tar-stream, zlib) are the layer's fault; system errors (ENOSPC...) and typed errors pass as they are.
+    throw e instanceof Error && !('kind' in e) && !('syscall' in e) ? invalid(`invalid layer tar: ${e.message}`) : e;
+  }
+  const diffId = 'sha256:' + hash.digest('hex');
+  if (opts.diffId !== undefined && opts.diffId !== diffId) {
+    throw invalid(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
+  }
+  await u.finish();
+  return { diffId, size: u.size, compression };
+}
+
+function drained(w: NodeJS.EventEmitter & { destroyed: boolean }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (w.destroyed) { reject(new Error('tar stream closed')); return; }
+    const done = (err?: unknown) => {
+      w.off('drain', onDrain); w.off('close', onClose); w.off('error', onError);
+      if (err) reject(err); else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('tar stream closed'));
+    const onError = (e: unknown) => done(e);
+    w.on('drain', onDrain); w.on('close', onClose); w.on('error', onError);
+  });
+}
+
+/** Sniffs the first bytes: gzip is inflated, plain tar passed through, other compressions refused. */
+async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ stream: Readable; compression: 'gzip' | 'none' }> {
+  const it = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let done = false;
+  while (head.length < 6) {
+    const r = await it.next();
+    if (r.done) { done = true; break; }
+    head = Buffer.concat([head, Buffer.from(r.value)]);
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length) yield head;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) return;
+        yield Buffer.from(r.value);
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+  const raw = Readable.from(rest(), { objectMode: false });
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip();
+    pipeline(raw, gunzip, () => { /* errors surface on gunzip */ });
+    return { stream: gunzip, compression: 'gzip' };
+  }
+  if (head.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) {
+    raw.destroy();
+    throw invalid('zstd-compressed layers are not supported');
+  }
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) || head.subarray(0, 3).toString() === 'BZh') {
+    raw.destroy();
+    throw invalid('xz- and bzip2-compressed layers are not supported');
+  }
+  return { stream: raw, compression: 'none' };
+}
+
+/** Cleans a tar name into components; throws if it climbs out of the root. */
+export function cleanPath(name: string): string[] {
+  if (name.includes('\0')) throw invalid(`invalid layer tar: NUL byte in name ${JSON.stringify(name)}`);
+  if (Buffer.byteLength(name) > MAX_PATH) throw invalid(`invalid layer tar: name longer than ${MAX_PATH} bytes`);
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) throw invalid(`invalid layer tar: ${JSON.stringify(name)} points outside the layer`);
+      out.pop();
+      continue;
+    }
+    if (Buffer.byteLength(c) > 255) throw invalid('invalid layer tar: name component longer than 255 bytes');
+    out.push(c);
+  }
+  return out;
+}
+
+function num(v: unknown, what: string, max: number): number {
+  const n = typeof v === 'string' ? Number(v) : (v as number);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw invalid(`invalid layer tar: bad ${what} ${String(v)}`);
+  return n;
+}
+
+interface Deferred { comps: string[]; }
+
+class Unpacker {
+  size = 0;
+  private budget: number;
+  private readonly dirTimes: { comps: string[]; mtime: number }[] = [];
+  private readonly whiteouts: Deferred[] = [];
+  private readonly opaque: Deferred[] = [];
+  private readonly fifos: { comps: string[]; mode: number; uid: number; gid: number; mtime: number }[] = [];
+  private readonly xattrs: { comps: string[]; name: string; value: Buffer }[] = [];
+
+  constructor(private readonly root: string, private readonly opts: UnpackOptions) {
+    if (opts.maxBytes !== undefined) {
+      this.budget = opts.maxBytes;
+    } else {
+      const st = fs.statfsSync(root);
+      this.budget = Math.max(0, st.bavail * st.bsize - RESERVE);
+    }
+  }
+
+  private abs(comps: string[]): string {
+    return comps.length ? path.join(this.root, ...comps) : this.root;
+  }
+
+  private warn(msg: string): void { this.opts.onWarning?.(msg); }
+
+  /**
+   * Resolves directory components inside the root, following symlinks only within it, creating
+   * missing directories when `create`. Returns the resolved components (a real directory).
+   */
+  private resolveDir(comps: string[], create: boolean): string[] {
+    const stack: string[] = [];
+    const queue = [...comps];
+    let hops = 0;
+    while (queue.length > 0) {
+      const c = queue.shift()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') { stack.pop(); continue; }
+      const p = path.join(this.root, ...stack, c);
+      let st: fs.Stats | undefined;
+      try { st = fs.lstatSync(p); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+      if (st === undefined) {
+        if (!create) throw invalid(`invalid layer tar: ${[...stack, c].join('/')} does not exist`);
+        fs.mkdirSync(p, 0o755);
+        stack.push(c);
+      } else if (st.isDirectory()) {
+        stack.push(c);
+      } else if (st.isSymbolicLink()) {
+        if (++hops > MAX_LINK_HOPS) throw invalid(`invalid layer tar: too many levels of symbolic links at ${comps.join('/')}`);
+        const target = fs.readlinkSync(p);
+        if (target.startsWith('/')) stack.length = 0;
+        queue.unshift(...target.split('/'));
+      } else {
+        throw invalid(`invalid layer tar: ${[...stack, c].join('/')} is not a directory`);
+      }
+    }
+    return stack;
+  }
+
+  /** True if every component of `comps` but the last is a real directory (not a symlink) under root. */
+  private parentsAreDirs(comps: string[]): boolean {
+    for (let i = 1; i < comps.length; i++) {
+      try {
+        if (!fs.lstatSync(this.abs(comps.slice(0, i))).isDirectory()) return false;
+      } catch { return false; }
+    }
+    return true;
+  }
+
+  /** Clears the way for a new entry at p; returns true if an existing directory should be kept. */
+  private clear(p: string, isDir: boolean): boolean {
+    let st: fs.Stats;
+    try { st = fs.lstatSync(p); } catch { return false; }
+    if (st.isDirectory()) {
+      if (isDir) return true;
+      fs.rmSync(p, { recursive: true, force: true });
+    } else {
+      fs.unlinkSync(p);
+    }
+    return false;
+  }
+
+  async entry(h: Header, stream: EntryStream): Promise<void> {
+    await this.handle(h, stream);
+    for await (const _ of stream) { /* drain what a non-file entry carried */ }
+  }
+
+  private async handle(h: Header, stream: EntryStream): Promise<void> {
+    const pax = h.pax ?? {};
+    const comps = cleanPath(h.name);
+    const mode = num(h.mode ?? 0, 'mode', 0o7777777) & 0o7777;
+    const uid = num(pax['uid'] ?? h.uid ?? 0, 'uid', 0xfffffffe);
+    const gid = num(pax['gid'] ?? h.gid ?? 0, 'gid', 0xfffffffe);
+    let mtime = pax['mtime'] !== undefined ? Number(pax['mtime']) : (h.mtime ? h.mtime.getTime() / 1000 : 0);
+    if (!Number.isFinite(mtime)) mtime = 0;
+    const type = h.type;
+
+    if (comps.length === 0) {
+      if (type !== 'directory') throw invalid(`invalid layer tar: ${JSON.stringify(h.name)} names the root but is not a directory`);
+      fs.chownSync(this.root, uid, gid);
+      fs.chmodSync(this.root, mode);
+      this.dirTimes.push({ comps: [], mtime });
+      return;
+    }
+
+    const base = comps[comps.length - 1]!;
+    if (base.startsWith('.wh.')) {
+      const dir = this.resolveDir(comps.slice(0, -1), true);
+      if (base === '.wh..wh..opq') { this.opaque.push({ comps: dir }); return; }
+      if (base.startsWith('.wh..wh.')) return; // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): meaningless here
+      const name = base.slice(4);
+      if (name === '' || name === '.' || name === '..') throw invalid(`invalid layer tar: bad whiteout ${JSON.stringify(h.name)}`);
+      const target = [...dir, name];
+      this.clear(this.abs(target), false);
+      this.whiteouts.push({ comps: target });
+      return;
+    }
+
+    const dir = this.resolveDir(comps.slice(0, -1), true);
+    const target = [...dir, base];
+    const p = this.abs(target);
+
+    switch (type) {
+      case 'directory': {
+        if (!this.clear(p, true)) fs.mkdirSync(p, 0o700);
+        fs.chownSync(p, uid, gid);
+        fs.chmodSync(p, mode);
+        this.dirTimes.push({ comps: target, mtime });
+        break;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        const size = h.size ?? 0;
+        if (!(size <= this.budget)) {
+          throw invalid(`invalid layer tar: ${comps.join('/')} claims ${size} bytes, more than the ${this.budget} bytes of space left`);
+        }
+        this.clear(p, false);
+        const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        try {
+          let written = 0;
+          for await (const chunk of stream) {
+            const buf = chunk as Buffer;
+            written += buf.length;
+            if (written > size) throw invalid('invalid layer tar: entry longer than its header says');
+            let off = 0;
+            while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+          }
+          if (written !== size) throw invalid(`invalid layer tar: ${comps.join('/')} is truncated`);
+          fs.fchownSync(fd, uid, gid);
+          fs.fchmodSync(fd, mode);
+          fs.futimesSync(fd, mtime, mtime);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.budget -= size;
+        this.size += size;
+        break;
+      }
+      case 'symlink': {
+        const link = h.linkname ?? '';
+        if (link === '' || link.includes('\0') || Buffer.byteLength(link) > MAX_PATH) {
+          throw invalid(`invalid layer tar: bad symlink target for ${comps.join('/')}`);
+        }
+        this.clear(p, false);
+        fs.symlinkSync(link, p);
+        fs.lchownSync(p, uid, gid);
+        fs.lutimesSync(p, mtime, mtime);
+        break;
+      }
+      case 'link': {
+        const lcomps = cleanPath(h.linkname ?? '');
+        if (lcomps.length === 0) throw invalid(`invalid layer tar: hardlink ${comps.join('/')} to the root`);
+        const ldir = this.resolveDir(lcomps.slice(0, -1), false);
+        const src = this.abs([...ldir, lcomps[lcomps.length - 1]!]);
+        let st: fs.Stats;
+        try { st = fs.lstatSync(src); } catch {
+          throw invalid(`invalid layer tar: hardlink ${comps.join('/')} to ${h.linkname}, which is not in the layer`);
+        }
+        if (st.isDirectory()) throw invalid(`invalid layer tar: hardlink ${comps.join('/')} to a directory`);
+        if (src === p) break;
+        this.clear(p, false);
+        fs.linkSync(src, p);
+        break;
+      }
+      case 'character-device':
+      case 'block-device': {
+        if (type === 'character-device' && h.devmajor === 0 && h.devminor === 0) {
+          this.clear(p, false);
+          this.whiteouts.push({ comps: target });
+        } else {
+          this.warn(`dropped device node /${comps.join('/')} (${type} ${h.devmajor}:${h.devminor})`);
+        }
+        return;
+      }
+      case 'fifo': {
+        this.clear(p, false);
+        this.fifos.push({ comps: target, mode, uid, gid, mtime });
+        return;
+      }
+      default:
+        throw invalid(`invalid layer tar: unsupported entry type ${String(type)} for ${comps.join('/')}`);
+    }
+
+    for (const [k, v] of Object.entries(pax)) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const name = k.slice('SCHILY.xattr.'.length);
+      if ((name.startsWith('user.') || name === 'security.capability') && !v.includes('\ufffd')) {
+        this.xattrs.push({ comps: target, name, value: Buffer.from(v, 'latin1') });
+      } else {
+        this.warn(`dropped extended attribute ${name} of /${comps.join('/')}`);
+      }
+    }
+  }
+
+  /**
+   * Creates what Node.js cannot (whiteouts, FIFOs, attributes) in one helper process, then sets the
+   * directory times last, since creating anything inside a directory changes its mtime.
+   */
+  async finish(): Promise<void> {
+    const ops: SysOp[] = [];
+    const exists = (comps: string[]) => { try { fs.lstatSync(this.abs(comps)); return true; } catch { return false; } };
+    // Every path was resolved when its entry was read, but a later entry may have replaced a parent
+    // with a symlink: re-check that parents are real directories before touching anything.
+    for (const w of this.whiteouts) {
+      if (this.parentsAreDirs(w.comps) && !exists(w.comps)) ops.push({ op: 'whiteout', path: this.abs(w.comps) });
+    }
+    for (const f of this.fifos) {
+      if (this.parentsAreDirs(f.comps) && !exists(f.comps)) ops.push({ op: 'fifo', path: this.abs(f.comps), mode: f.mode });
+    }
+    for (const o of this.opaque) {
+      const p = this.abs(o.comps);
+      if (this.parentsAreDirs(o.comps) && fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+        ops.push({ op: 'setxattr', path: p, name: OPAQUE_XATTR, value: Buffer.from('y') });
+      }
+    }
+    for (const x of this.xattrs) {
+      if (this.parentsAreDirs(x.comps) && exists(x.comps)) ops.push({ op: 'setxattr', path: this.abs(x.comps), name: x.name, value: x.value });
+    }
+    await applySysOps(ops);
+    for (const f of this.fifos) {
+      const p = this.abs(f.comps);
+      if (!this.parentsAreDirs(f.comps) || !fs.lstatSync(p, { throwIfNoEntry: false })?.isFIFO()) continue;
+      fs.lchownSync(p, f.uid, f.gid);
+      fs.chmodSync(p, f.mode);
+      fs.lutimesSync(p, f.mtime, f.mtime);
+    }
+    for (const d of this.dirTimes) {
+      const p = this.abs(d.comps);
+      if (!this.parentsAreDirs(d.comps) || !fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+      fs.utimesSync(p, d.mtime, d.mtime);
+    }
+  }
+}
