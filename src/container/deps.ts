@@ -35,4 +35,7 @@ export interface NetworkProvider {
   detach(containerId: string): Promise<void>;
   /** Docker's `networks` object of the stats API for a running container. */
   stats?(containerId: string, pid: number): Record<string, unknown> | undefined;
+  /** The container's /etc/resolv.conf and /etc/hosts, as Docker writes them. */
+  resolvConf(o: { hostNetwork?: boolean; dns?: string[] | null; dnsSearch?: string[] | null; dnsOptions?: string[] | null }): string;
+  hostsFile(hostname: string, ip?: string, o?: { extraHosts?: string[]; domainname?: string }): string;
 }

@@ -27,7 +27,8 @@ export function summary(c: ContainerRecord, imageName: (id: string) => string | 
     if (!binds || binds.length === 0) ports.push({ PrivatePort: Number(num), Type: proto });
     else for (const b of binds) ports.push({ IP: b.HostIp || '0.0.0.0', PrivatePort: Number(num), PublicPort: Number(b.HostPort), Type: proto });
   }
-  const cmd = [c.Path, ...c.Args].map((a) => (/\s/.test(a) ? a : a)).join(' ');
+  // moby quotes arguments that contain a space
+  const cmd = [c.Path, ...c.Args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
   return {
     Id: c.Id,
     Names: [c.Name],

@@ -23,9 +23,9 @@ import type { EventBus } from '../lib/events.js';
 import { spawnMonitor, MonitorConnection, readExitFile, type ExitInfo } from '../monitor/client.js';
 import { ContainerStore } from './store.js';
 import { Runc, runcMessage } from './runtime.js';
-import { hostsFile, resolvConf } from './etcfiles.js';
 import type { ImageProvider, NetworkProvider } from './deps.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, ContainerState } from './types.js';
+import { specToJson } from '../runtime/spec.js';
 import { makeSpec, signalNumber, oomKilled, cgroupPathFor, removeCgroup } from './spec.js';
 
 export interface ContainerServiceOptions {
@@ -196,7 +196,15 @@ export class ContainerService {
 
   async start(ref: string): Promise<void> {
     const c = this.find(ref);
-    await this.locked(c.Id, () => this.startLocked(c));
+    try {
+      await this.locked(c.Id, () => this.startLocked(c));
+    } catch (e) {
+      // Docker removes an auto-remove container whose start failed (clients wait for "removed").
+      if (c.HostConfig.AutoRemove && !(e instanceof BargeError && e.kind === 'notModified')) {
+        await this.remove(c.Id, { force: true, volumes: true }).catch(() => undefined);
+      }
+      throw e;
+    }
   }
 
   private async startLocked(c: ContainerRecord): Promise<void> {
@@ -225,12 +233,12 @@ export class ContainerService {
 
       const hostname = c.Config.Hostname || id.slice(0, 12);
       writeFileAtomic(c.HostnamePath, hostname + '\n');
-      writeFileAtomic(c.HostsPath, mode === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : hostsFile(hostname, net.ipAddress, c.HostConfig.ExtraHosts ?? []));
-      writeFileAtomic(c.ResolvConfPath, resolvConf({ dns: c.HostConfig.Dns, dnsSearch: c.HostConfig.DnsSearch, dnsOptions: c.HostConfig.DnsOptions, hostNetwork: mode === 'host' }));
+      writeFileAtomic(c.HostsPath, mode === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : this.o.network.hostsFile(hostname, net.ipAddress, { extraHosts: c.HostConfig.ExtraHosts ?? [], domainname: c.Config.Domainname }));
+      writeFileAtomic(c.ResolvConfPath, this.o.network.resolvConf({ dns: c.HostConfig.Dns, dnsSearch: c.HostConfig.DnsSearch, dnsOptions: c.HostConfig.DnsOptions, hostNetwork: mode === 'host' }));
 
       const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: mode });
       for (const w of warnings) log.warn(w, { container: id.slice(0, 12) });
-      writeFileAtomic(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      writeFileAtomic(path.join(bundle, 'config.json'), specToJson(spec));
 
       const hasStdin = !!c.Config.OpenStdin;
       await spawnMonitor({

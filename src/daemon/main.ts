@@ -57,6 +57,8 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       },
       detach: (cid) => network.detach(cid),
       stats: (cid, pid) => network.stats(cid, pid),
+      resolvConf: (o) => network.resolvConf(o),
+      hostsFile: (h, ip, o) => network.hostsFile(h, ip, o),
     },
     events,
   });
@@ -87,6 +89,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     imageName: (id) => images.displayName(id),
     imageMatches: (c, ref) => images.matches(c.Image, ref),
     rootfsSize: (id) => images.rootfsSize(id),
+    networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
   imageRoutes(api.router, { images, containers });
   networkRoutes(api.router, { network, containers });

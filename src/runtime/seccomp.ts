@@ -34,8 +34,6 @@ export interface DockerSeccompProfile {
   syscalls?: DockerSyscallRule[] | null;
 }
 
-/** Docker's default profile, as shipped (read-only). */
-
 /** libseccomp native arch name → the SCMP_ARCH_ constant used in archMap. */
 const NATIVE_TO_SCMP: Record<string, string> = {
   x86: 'SCMP_ARCH_X86', amd64: 'SCMP_ARCH_X86_64', arm: 'SCMP_ARCH_ARM', arm64: 'SCMP_ARCH_AARCH64',
@@ -150,6 +148,7 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** Docker's default profile, as shipped (deeply frozen). */
 export const DEFAULT_SECCOMP_PROFILE: Readonly<DockerSeccompProfile> = deepFreeze(defaultProfileJson as unknown as DockerSeccompProfile);
 
 // Only the capabilities the default profile's conditions mention change its conversion, so the cache is

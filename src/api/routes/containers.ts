@@ -19,6 +19,7 @@ export interface ContainerRouteDeps {
   imageMatches: (c: ContainerRecord, ref: string) => boolean;
   inspectExtra?: (c: ContainerRecord) => Record<string, unknown>;
   rootfsSize?: (id: string) => Promise<number>;
+  networkStats?: (id: string, pid: number) => Record<string, unknown> | undefined;
 }
 
 export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
@@ -173,7 +174,7 @@ export function containerRoutes(r: Router, d: ContainerRouteDeps): void {
     let prev: Record<string, unknown> | undefined;
     const sample = () => {
       const cur = cs.store.get(c.Id) ?? c;
-      return containerStats(cur, prev);
+      return containerStats(cur, prev, cur.State.Running ? d.networkStats?.(cur.Id, cur.State.Pid) : undefined);
     };
     if (!stream) {
       if (!oneShot) { prev = sample(); await sleep(500); }

@@ -738,3 +738,89 @@ function encodeJSON(v: unknown, esc: boolean, indent: string, cur: string): stri
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// time.Duration
+
+const DURATION_UNITS: Record<string, bigint> = {
+  ns: 1n, us: 1000n, 'µs': 1000n, 'μs': 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n,
+};
+const MAX_DURATION = (1n << 63n) - 1n;
+
+/** time.ParseDuration: "300ms", "-1.5h", "2h45m"; the result is in nanoseconds. */
+export function parseDuration(orig: string): number {
+  const invalid = () => new Error(`time: invalid duration ${goQuote(orig)}`);
+  let s = orig;
+  let neg = false;
+  if (s !== '' && (s[0] === '-' || s[0] === '+')) { neg = s[0] === '-'; s = s.slice(1); }
+  if (s === '0') return 0;
+  if (s === '') throw invalid();
+  let total = 0n;
+  while (s !== '') {
+    if (!(s[0] === '.' || (s[0]! >= '0' && s[0]! <= '9'))) throw invalid();
+    let j = 0;
+    while (j < s.length && s[j]! >= '0' && s[j]! <= '9') j++;
+    const intPart = s.slice(0, j);
+    s = s.slice(j);
+    let frac = '';
+    let post = false;
+    if (s[0] === '.') {
+      s = s.slice(1);
+      let k = 0;
+      while (k < s.length && s[k]! >= '0' && s[k]! <= '9') k++;
+      frac = s.slice(0, k);
+      post = k > 0;
+      s = s.slice(k);
+    }
+    if (intPart === '' && !post) throw invalid();
+    let u = 0;
+    while (u < s.length && s[u] !== '.' && !(s[u]! >= '0' && s[u]! <= '9')) u++;
+    if (u === 0) throw new Error(`time: missing unit in duration ${goQuote(orig)}`);
+    const unitName = s.slice(0, u);
+    s = s.slice(u);
+    const unit = DURATION_UNITS[unitName];
+    if (unit === undefined) throw new Error(`time: unknown unit ${goQuote(unitName)} in duration ${goQuote(orig)}`);
+    let v = BigInt(intPart || '0') * unit;
+    if (frac) v += (BigInt(frac) * unit) / 10n ** BigInt(frac.length);
+    total += v;
+    if (total > MAX_DURATION + (neg ? 1n : 0n)) throw invalid();
+  }
+  return Number(neg ? -total : total);
+}
+
+function fracDigits(v: number, prec: number): [string, number] {
+  // The fractional part of v / 10^prec, without trailing zeros, and the integer part.
+  let frac = '';
+  let print = false;
+  for (let i = 0; i < prec; i++) {
+    const digit = v % 10;
+    print = print || digit !== 0;
+    if (print) frac = String(digit) + frac;
+    v = Math.floor(v / 10);
+  }
+  return [frac ? '.' + frac : '', v];
+}
+
+/** time.Duration.String(): "1h2m3.5s", "1m0s", "500ms", "0s" (input in nanoseconds). */
+export function durationString(ns: number): string {
+  if (ns === 0) return '0s';
+  const neg = ns < 0;
+  let u = Math.abs(Math.trunc(ns));
+  let s: string;
+  if (u < 1e9) {
+    if (u < 1e3) s = `${u}ns`;
+    else if (u < 1e6) { const [f, i] = fracDigits(u, 3); s = `${i}${f}µs`; }
+    else { const [f, i] = fracDigits(u, 6); s = `${i}${f}ms`; }
+  } else {
+    const [f, secs] = fracDigits(u, 9);
+    u = secs;
+    s = `${u % 60}${f}s`;
+    u = Math.floor(u / 60);
+    if (u > 0) {
+      s = `${u % 60}m` + s;
+      u = Math.floor(u / 60);
+      if (u > 0) s = `${u}h` + s;
+    }
+  }
+  return neg ? '-' + s : s;
+}
