@@ -380,6 +380,11 @@ function defaultText(f: FlagSpec): string {
   }
   const d = f.default;
   if (d === undefined || d === null) return '';
+  if ((f.parse || f.typeName !== undefined) && !REPEATABLE.has(f.type)) {
+    // A custom pflag Value: its String() is shown as is; "", "0", "false", "<nil>" count as zero.
+    const t = String(d);
+    return t === '' || t === '0' || t === 'false' || t === '<nil>' ? '' : t;
+  }
   switch (f.type) {
     case 'bool': return d === true ? 'true' : '';
     case 'string': return d === '' ? '' : goQuote(String(d));

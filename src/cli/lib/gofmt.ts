@@ -29,7 +29,7 @@ export function asMap<T extends object>(obj: T): T {
 export function kindOf(v: unknown): Kind {
   switch (typeof v) {
     case 'string': return 'string';
-    case 'number': return Number.isInteger(v) ? 'int' : 'float';
+    case 'number': return Number.isInteger(v) && Math.abs(v as number) < 2 ** 63 ? 'int' : 'float';
     case 'bigint': return 'int';
     case 'boolean': return 'bool';
     case 'undefined': return 'nil';
@@ -407,8 +407,7 @@ function formatStruct(o: object, plus: boolean, depth: number): string {
 }
 
 function formatInt(n: number | bigint): string {
-  if (typeof n === 'number' && Math.abs(n) >= 1e21) return BigInt(n).toString();
-  return String(n);
+  return typeof n === 'number' && Math.abs(n) >= 1e21 ? BigInt(n).toString() : String(n);
 }
 
 /** fmt.Sprint: spaces between operands when neither side is a string. */

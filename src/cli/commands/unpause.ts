@@ -1,0 +1,7 @@
+// barge unpause: unpause all processes within containers (freezer cgroup).
+import type { Cli } from '../cli.js';
+
+export default async function unpause(cli: Cli, argv: string[]): Promise<number> {
+  const { args } = cli.parse({ usage: 'CONTAINER [CONTAINER...]', description: 'Unpause all processes within one or more containers' }, argv, { min: 1 });
+  return cli.forEach(args, (id) => cli.client.post(`/containers/${encodeURIComponent(id)}/unpause`));
+}

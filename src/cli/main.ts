@@ -1,0 +1,117 @@
+// barge: the command-line client. Parses the global options, finds the command and loads only
+// that command's module (start-up time matters: every command pays it).
+import { Cli } from './cli.js';
+
+// command name -> module in ./commands (one file per command). Management commands map their
+// subcommands to the same modules (docker container ls == docker ps).
+const TOP: Record<string, string> = {
+  attach: 'attach', commit: 'commit', cp: 'cp', create: 'create', diff: 'diff', events: 'events', exec: 'exec',
+  export: 'export', history: 'history', images: 'images', import: 'import', info: 'info', inspect: 'inspect',
+  kill: 'kill', load: 'load', logs: 'logs', pause: 'pause', port: 'port', ps: 'ps', rename: 'rename',
+  restart: 'restart', rm: 'rm', rmi: 'rmi', run: 'run', save: 'save', start: 'start', stats: 'stats',
+  stop: 'stop', tag: 'tag', top: 'top', unpause: 'unpause', version: 'version', wait: 'wait',
+};
+
+const MANAGEMENT: Record<string, { description: string; commands: Record<string, string> }> = {
+  container: {
+    description: 'Manage containers',
+    commands: {
+      attach: 'attach', commit: 'commit', cp: 'cp', create: 'create', diff: 'diff', exec: 'exec', export: 'export',
+      inspect: 'container-inspect', kill: 'kill', logs: 'logs', ls: 'ps', list: 'ps', ps: 'ps', pause: 'pause', port: 'port',
+      prune: 'container-prune', rename: 'rename', restart: 'restart', rm: 'rm', remove: 'rm', run: 'run', start: 'start',
+      stats: 'stats', stop: 'stop', top: 'top', unpause: 'unpause', wait: 'wait',
+    },
+  },
+  image: {
+    description: 'Manage images',
+    commands: {
+      history: 'history', import: 'import', inspect: 'image-inspect', load: 'load', ls: 'images', list: 'images',
+      prune: 'image-prune', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
+    },
+  },
+  system: {
+    description: 'Manage barge',
+    commands: { df: 'system-df', events: 'events', info: 'info', prune: 'system-prune' },
+  },
+  network: {
+    description: 'Manage networks',
+    commands: { ls: 'network-ls', list: 'network-ls', inspect: 'network-inspect' },
+  },
+};
+
+const GROUPS: Array<{ title: string; commands: string[] }> = [
+  { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'images', 'info', 'version'] },
+  { title: 'Management Commands', commands: Object.keys(MANAGEMENT) },
+  { title: 'Commands', commands: ['attach', 'commit', 'cp', 'create', 'diff', 'events', 'export', 'history', 'import', 'inspect', 'kill', 'load', 'logs', 'pause', 'port', 'rename', 'restart', 'rm', 'rmi', 'save', 'start', 'stats', 'stop', 'tag', 'top', 'unpause', 'wait'] },
+];
+
+const ROOT_HELP = `
+Usage:  barge [OPTIONS] COMMAND
+
+A container engine that does what Docker does: barge is its client, barged its daemon.
+
+${GROUPS.map((g) => `${g.title}:\n${g.commands.map((c) => `  ${c}`).join('\n')}`).join('\n\n')}
+
+Global Options:
+  -D, --debug              Enable debug mode
+  -H, --host string        Daemon socket to connect to (default $BARGE_HOST or unix:///run/barge/barge.sock)
+  -l, --log-level string   Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")
+  -v, --version            Print version information and quit
+
+Run 'barge COMMAND --help' for more information on a command.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let host: string | undefined;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '-H' || a === '--host') { host = argv[++i]; if (host === undefined) return usageError('flag needs an argument: --host'); continue; }
+    if (a.startsWith('--host=')) { host = a.slice(7); continue; }
+    if (a.startsWith('-H') && a.length > 2) { host = a.slice(2).replace(/^=/, ''); continue; }
+    if (a === '-D' || a === '--debug') { process.env.BARGE_DEBUG = '1'; continue; }
+    if (a === '-l' || a === '--log-level') { i++; continue; }
+    if (a.startsWith('--log-level=')) continue;
+    if (a === '--config') { i++; continue; }
+    if (a.startsWith('--config=')) continue;
+    if (a === '-v' || a === '--version') { process.stdout.write('barge version 0.1.0\n'); return 0; }
+    if (a === '-h' || a === '--help') { process.stdout.write(ROOT_HELP); return 0; }
+    if (a.startsWith('-')) return usageError(`unknown flag: ${a}`);
+    break;
+  }
+  const name = argv[i];
+  if (name === undefined || name === 'help') { process.stdout.write(ROOT_HELP); return 0; }
+  let rest = argv.slice(i + 1);
+  let path = `barge ${name}`;
+  let mod = TOP[name];
+  const mgmt = MANAGEMENT[name];
+  if (mgmt) {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      process.stdout.write(`\nUsage:  barge ${name} COMMAND\n\n${mgmt.description}\n\nCommands:\n${Object.keys(mgmt.commands).map((c) => `  ${c}`).join('\n')}\n\nRun 'barge ${name} COMMAND --help' for more information on a command.\n`);
+      return sub === undefined ? 0 : 0;
+    }
+    mod = mgmt.commands[sub];
+    if (!mod) return usageError(`barge: unknown command: barge ${name} ${sub}\n\nRun 'barge ${name} --help' for more information`);
+    path = `barge ${name} ${sub}`;
+    rest = rest.slice(1);
+  }
+  if (!mod) return usageError(`barge: unknown command: barge ${name}\n\nRun 'barge --help' for more information`);
+  const cli = new Cli(host, path);
+  const m = (await import(`./commands/${mod}.js`)) as { default: (cli: Cli, argv: string[]) => Promise<number> };
+  try {
+    return await m.default(cli, rest);
+  } finally {
+    cli.close();
+  }
+}
+
+function usageError(msg: string): number {
+  process.stderr.write(msg + '\n');
+  return 125;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.exitCode = Cli.report(err); },
+);
