@@ -49,6 +49,8 @@ interface Live {
   restartDelay: number;
   stopping: boolean;
   removed: Array<() => void>;
+  /** No runtime state left (runc state, mount, network, bundle): nothing to clean up. */
+  clean: boolean;
 }
 
 export interface CreateRequest extends ContainerConfig { HostConfig?: HostConfig; NetworkingConfig?: unknown }
@@ -80,7 +82,7 @@ export class ContainerService {
   private liveOf(id: string): Live {
     let l = this.live.get(id);
     if (!l) {
-      l = { conn: null, exitWaiters: [], pendingAttach: [], busy: Promise.resolve(), restartDelay: 100, stopping: false, removed: [] };
+      l = { conn: null, exitWaiters: [], pendingAttach: [], busy: Promise.resolve(), restartDelay: 100, stopping: false, removed: [], clean: true };
       this.live.set(id, l);
     }
     return l;
@@ -219,26 +221,30 @@ export class ContainerService {
     const sock = this.socketPath(id);
     const undo: Array<() => Promise<unknown> | unknown> = [];
     let conn: MonitorConnection | null = null;
+    const T: [string, number][] = [['begin', performance.now()]];
     try {
       fs.rmSync(bundle, { recursive: true, force: true });
       fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
       undo.push(() => fs.rmSync(bundle, { recursive: true, force: true }));
       await this.o.images.mountRootfs(id, rootfs);
+      T.push(['mount', performance.now()]);
       undo.push(() => this.o.images.unmountRootfs(rootfs));
 
       const mode = networkMode(c.HostConfig.NetworkMode);
       const net = await this.o.network.attach(id, { mode, macAddress: c.Config.MacAddress });
+      T.push(['net', performance.now()]);
       undo.push(() => this.o.network.detach(id));
       c.NetworkSettings = { ...c.NetworkSettings, ...net.settings } as ContainerRecord['NetworkSettings'];
 
       const hostname = c.Config.Hostname || id.slice(0, 12);
-      writeFileAtomic(c.HostnamePath, hostname + '\n');
-      writeFileAtomic(c.HostsPath, mode === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : this.o.network.hostsFile(hostname, net.ipAddress, { extraHosts: c.HostConfig.ExtraHosts ?? [], domainname: c.Config.Domainname }));
-      writeFileAtomic(c.ResolvConfPath, this.o.network.resolvConf({ dns: c.HostConfig.Dns, dnsSearch: c.HostConfig.DnsSearch, dnsOptions: c.HostConfig.DnsOptions, hostNetwork: mode === 'host' }));
+      writeFileAtomic(c.HostnamePath, hostname + '\n', 0o644, false);
+      writeFileAtomic(c.HostsPath, mode === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : this.o.network.hostsFile(hostname, net.ipAddress, { extraHosts: c.HostConfig.ExtraHosts ?? [], domainname: c.Config.Domainname }), 0o644, false);
+      writeFileAtomic(c.ResolvConfPath, this.o.network.resolvConf({ dns: c.HostConfig.Dns, dnsSearch: c.HostConfig.DnsSearch, dnsOptions: c.HostConfig.DnsOptions, hostNetwork: mode === 'host' }), 0o644, false);
 
       const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: mode });
       for (const w of warnings) log.warn(w, { container: id.slice(0, 12) });
-      writeFileAtomic(path.join(bundle, 'config.json'), specToJson(spec));
+      writeFileAtomic(path.join(bundle, 'config.json'), specToJson(spec), 0o600, false);
+      T.push(['spec', performance.now()]);
 
       const hasStdin = !!c.Config.OpenStdin;
       await spawnMonitor({
@@ -249,20 +255,25 @@ export class ContainerService {
         tty: !!c.Config.Tty, stdin: hasStdin, runtimeLog: path.join(bundle, 'runtime.log'),
       });
       undo.push(() => fs.rmSync(sock, { force: true }));
+      T.push(['spawnmon', performance.now()]);
       conn = await MonitorConnection.connect(sock);
+      T.push(['connect', performance.now()]);
       // Attach streams that were waiting for this start connect now, before the process runs.
       const pending = l.pendingAttach.splice(0);
       await Promise.all(pending.map((f) => f(sock)));
       const size = c.HostConfig.ConsoleSize;
       if (c.Config.Tty && size && size[0] > 0 && size[1] > 0) conn.resize(size[0], size[1]);
       const { pid } = await conn.start().catch((e: Error & { runtimeMessage?: string }) => { throw startError(e); });
+      T.push(['runc', performance.now()]);
 
       c.State = { ...c.State, Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: new Date().toISOString(), FinishedAt: c.State.FinishedAt };
       c.barge.hasBeenStarted = true;
+      l.clean = false;
       c.barge.manuallyStopped = false;
       this.store.save(c);
       this.watch(c, conn);
       this.event(c, 'start');
+      log.debug('start timing', Object.fromEntries(T.slice(1).map(([n, t], i) => [n, +(t - T[i]![1]).toFixed(1)])));
     } catch (e) {
       conn?.close();
       await this.runc.delete(id, true).catch(() => undefined);
@@ -279,6 +290,7 @@ export class ContainerService {
   private watch(c: ContainerRecord, conn: MonitorConnection): void {
     const l = this.liveOf(c.Id);
     l.conn = conn;
+    l.clean = false;
     let settled = false;
     conn.on('exit', (info: ExitInfo) => { if (!settled) { settled = true; void this.onExit(c.Id, info); } });
     conn.on('close', () => {
@@ -296,16 +308,18 @@ export class ContainerService {
     const l = this.liveOf(id);
     l.conn?.close();
     l.conn = null;
-    await this.locked(id, async () => {
-      const oom = oomKilled(cgroupPathFor(c));
-      await this.cleanupRuntime(c);
-      c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: info.finishedAt || new Date().toISOString() };
-      if (c.State.Health) c.State.Health.Status = 'unhealthy';
-      this.store.save(c);
-    });
+    // OOM evidence dies with the cgroup: read it before the runtime state is deleted.
+    const oom = oomKilled(cgroupPathFor(c));
+    // Queue the cleanup under the lifecycle lock now, so a start or remove that follows the
+    // waiters below runs after it; the waiters themselves do not wait for the cleanup.
+    const cleanup = this.locked(id, () => this.cleanupRuntime(c));
+    c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Restarting: false, Pid: 0, ExitCode: info.exitCode, OOMKilled: oom, FinishedAt: info.finishedAt || new Date().toISOString() };
+    if (c.State.Health) c.State.Health.Status = 'unhealthy';
+    this.store.save(c);
     if (c.State.OOMKilled) this.event(c, 'oom');
     this.event(c, 'die', { exitCode: String(info.exitCode) });
     for (const w of l.exitWaiters.splice(0)) w(info.exitCode);
+    await cleanup;
     if (l.stopping) return;   // a stop/kill/restart/remove in progress decides what happens next
     await this.afterExit(c);
   }
@@ -350,9 +364,12 @@ export class ContainerService {
   /** Undo what start set up: runtime state, rootfs mount, network, bundle. Idempotent. */
   private async cleanupRuntime(c: ContainerRecord): Promise<void> {
     const id = c.Id;
-    await this.runc.delete(id, true).catch((e) => log.warn('runc delete', { error: messageOf(e) }));
-    await this.o.images.unmountRootfs(this.rootfsDir(id)).catch((e) => log.warn('unmount rootfs', { error: messageOf(e) }));
-    await this.o.network.detach(id).catch((e) => log.warn('network detach', { error: messageOf(e) }));
+    // The three are independent: run them together (each is a process spawn or a kernel wait).
+    await Promise.all([
+      this.runc.delete(id, true).catch((e) => log.warn('runc delete', { error: messageOf(e) })),
+      this.o.images.unmountRootfs(this.rootfsDir(id)).catch((e) => log.warn('unmount rootfs', { error: messageOf(e) })),
+      this.o.network.detach(id).catch((e) => log.warn('network detach', { error: messageOf(e) })),
+    ]);
     removeCgroup(cgroupPathFor(c));
     fs.rmSync(this.socketPath(id), { force: true });
     fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
@@ -361,6 +378,7 @@ export class ContainerService {
     ns.SandboxKey = ''; ns.SandboxID = '';
     for (const k of ['IPAddress', 'Gateway', 'MacAddress', 'EndpointID']) if (k in ns) ns[k] = '';
     if ('IPPrefixLen' in ns) ns.IPPrefixLen = 0;
+    this.liveOf(id).clean = true;
   }
 
   // ---- wait ----
@@ -520,7 +538,7 @@ export class ContainerService {
       if (!this.store.get(c.Id)) return;
       c.State = { ...c.State, Status: 'removing' };
       this.store.save(c);
-      await this.cleanupRuntime(c);
+      if (!this.liveOf(c.Id).clean) await this.cleanupRuntime(c);
       await this.o.images.removeRootfs(c.Id);
       this.store.delete(c);
     });

@@ -8,13 +8,16 @@ export function tmpName(target: string): string {
   return path.join(path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write-to-temp, fsync, rename, fsync the directory. */
-export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * Write-to-temp, fsync, rename, fsync the directory. durable=false skips the fsyncs: still never
+ * torn, but may be lost in a power cut — for files regenerated at every start.
+ */
+export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644, durable = true): void {
   const tmp = tmpName(target);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -24,7 +27,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(path.dirname(target));
+  if (durable) fsyncDir(path.dirname(target));
 }
 
 export function fsyncDir(dir: string): void {
