@@ -40,7 +40,7 @@ export class Client {
     let qs = '';
     if (query) {
       const p = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== false) p.set(k, v === true ? '1' : String(v));
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) p.set(k, v === true ? '1' : v === false ? '0' : String(v));
       const s = p.toString();
       if (s) qs = '?' + s;
     }

@@ -11,6 +11,7 @@ import { ApiServer } from '../api/server.js';
 import { systemRoutes, BARGE_VERSION } from '../api/routes/system.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
+import { archiveRoutes } from '../api/routes/archive.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
@@ -92,6 +93,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
   imageRoutes(api.router, { images, containers });
+  archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });

@@ -10,15 +10,23 @@ import { ContentStore } from '../content/store.js';
 import { OverlaySnapshotter, type Change, type Usage } from '../snapshot/snapshotter.js';
 import { BUSYBOX_REFERENCE, DEFAULT_BUSYBOX_BINARY, buildBusyboxImage } from './busybox.js';
 import {
-  MAX_JSON_BLOB, MediaType, chainIds, checkLayerType, parseConfig, parseManifest, type Descriptor, type ImageConfig,
+  MAX_JSON_BLOB, MediaType, chainIds, checkLayerType, hostPlatform, parseConfig, parseManifest,
+  type ContainerDefaults, type Descriptor, type HistoryEntry, type ImageConfig,
 } from './oci.js';
 import {
   familiarString, familiarize, parseNormalizedNamed, parseTagTarget, referenceString, withDefaultTag, type Reference,
 } from './reference.js';
 import { ImageStore, type ImageRecord } from './store.js';
 import { TarWriter, type TarEntry } from './tarwriter.js';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { decompress } from '../snapshot/unpack.js';
+import { isMountPoint, mountsUnder } from '../snapshot/mount.js';
+import { gunzippedSize, markCompressedLayers, readImageArchive, writeImageArchive, type LayerSource, type SaveItem } from './archive.js';
+import { applyChanges } from './changes.js';
 
 export type { ImageRecord } from './store.js';
+export type { SaveItem } from './archive.js';
 export type { Change, Usage } from '../snapshot/snapshotter.js';
 
 /** A container using an image, as the container subsystem reports it. */
@@ -49,6 +57,64 @@ export interface CreateImageOptions {
   repoDigests?: string[];
   /** Parent image ID, for images built locally. */
   parent?: string;
+}
+
+export interface ListOptions {
+  /** Counts the containers using each image. */
+  containers?: (imageId: string) => number;
+  /** GET /images/json filters. */
+  filters?: Map<string, string[]>;
+  /** Include intermediate images (untagged, with children). */
+  all?: boolean;
+  /** Compute SharedSize. */
+  sharedSize?: boolean;
+}
+
+export interface ImportOptions {
+  /** References to tag the new image with. */
+  tags?: string[];
+  /** Dockerfile instructions applied to the config (changes.ts). */
+  changes?: string[];
+  /** Comment for the image and its history entry ("Imported from -"). */
+  message?: string;
+  platform?: { architecture: string; os: string; variant?: string };
+}
+
+export interface CommitOptions {
+  /** The container's image: the new image's parent, whose layers it reuses. */
+  imageId: string;
+  /** The new image's config (the container's, with changes applied: changes.ts). */
+  config: ContainerDefaults;
+  author?: string;
+  comment?: string;
+  /** History "created_by": the container's command. */
+  createdBy?: string;
+  tags?: string[];
+}
+
+export interface PruneOptions {
+  /** Remove every image no container uses, not only dangling ones. */
+  all?: boolean;
+  /** Only images created before this time (unix seconds). */
+  until?: number;
+  /** label=k or label=k=v filters that must match. */
+  labels?: string[];
+  /** label!=k or label!=k=v filters that must not match. */
+  labelsNot?: string[];
+}
+
+/** What createImage and loadArchive work from: an image's parts, checked but not yet unpacked. */
+interface ImagePlan {
+  manifest?: Descriptor;
+  configDigest: string;
+  layers: Descriptor[];
+  diffIds: string[];
+  chain: string[];
+  /** Snapshots and blobs to lease while the plan is carried out. */
+  held: string[];
+  tags: string[];
+  repoDigests: string[];
+  parent: string;
 }
 
 export interface ImageServiceOptions {
@@ -126,6 +192,7 @@ const initKey = (containerId: string) => `${containerId}-init`;
  */
 export class ImageService {
   private readonly leases = new Map<string, number>();
+  private readonly rootfsLocks = new Map<string, Promise<void>>();
   private inUse: InUse = () => undefined;
   private events?: EventBus;
 
@@ -149,8 +216,10 @@ export class ImageService {
     const store = ImageStore.open(path.join(dataRoot, 'image'), content);
     const s = new ImageService(dataRoot, content, snapshots, store);
     s.events = opts.events;
+    s.cleanMounts();
     await s.repair();
     await s.gc();
+    s.collectBlobs();
     if (opts.busybox !== false) {
       try {
         await s.ensureBusybox(opts.busybox ?? DEFAULT_BUSYBOX_BINARY);
@@ -201,21 +270,79 @@ export class ImageService {
     return this.store.all();
   }
 
-  /** Docker's image list (GET /images/json), newest first. `containers` counts users per image ID. */
-  list(opts: { containers?: (imageId: string) => number } = {}): ImageSummary[] {
-    return this.store.all()
-      .map((img): ImageSummary => ({
+  /**
+   * Docker's image list (GET /images/json), newest first. `containers` counts users per image ID.
+   * Filters (as `docker images --filter`): dangling=true|false, label=k[=v], label!=k[=v],
+   * before=<image>, since=<image>, until=<time>, reference=<pattern> (which also narrows RepoTags and
+   * RepoDigests to the matching ones). Untagged images with children (intermediate images) are left
+   * out unless `all`. SharedSize is computed with `sharedSize`, else -1.
+   */
+  list(opts: ListOptions = {}): ImageSummary[] {
+    const f = opts.filters ?? new Map<string, string[]>();
+    for (const k of f.keys()) if (!['dangling', 'label', 'label!', 'before', 'since', 'reference', 'until'].includes(k)) throw invalid(`invalid filter '${k}'`);
+    const dangling = f.get('dangling')?.[0];
+    let danglingOnly: boolean | undefined;
+    if (dangling !== undefined) {
+      if (!['true', 'false', '1', '0'].includes(dangling.toLowerCase())) throw invalid(`invalid filter 'dangling=${dangling}'`);
+      danglingOnly = dangling === 'true' || dangling === '1';
+    }
+    const createdOf = (ref: string) => unixSeconds(this.resolve(ref).created);
+    const before = f.get('before')?.map(createdOf);
+    const since = f.get('since')?.map(createdOf);
+    const until = f.get('until')?.map((v) => parseTimestamp(v));
+    const patterns = f.get('reference');
+    const shared = opts.sharedSize ? this.sharedSizes() : undefined;
+    const out: ImageSummary[] = [];
+    for (const img of this.store.all()) {
+      const created = unixSeconds(img.created);
+      if (before && !before.every((t) => created < t)) continue;
+      if (since && !since.every((t) => created > t)) continue;
+      if (until && !until.every((t) => created < t)) continue;
+      const labels = img.config.config?.Labels ?? {};
+      if (!matchLabels(labels, f.get('label') ?? [], f.get('label!') ?? [])) continue;
+      let tags = img.repoTags.map(familiarize);
+      let digests = img.repoDigests.map(familiarize);
+      if (patterns) {
+        const ok = (r: string) => patterns.some((p) => familiarMatch(p, r));
+        tags = tags.filter(ok);
+        digests = digests.filter(ok);
+      }
+      if (tags.length === 0 && digests.length === 0) {
+        if (!opts.all && this.children(img.id).length > 0) continue;
+        if (danglingOnly === false || patterns) continue;
+      } else if (danglingOnly === true && tags.length > 0) continue;
+      out.push({
         Id: img.id,
         ParentId: img.parent,
-        RepoTags: img.repoTags.map(familiarize),
-        RepoDigests: img.repoDigests.map(familiarize),
-        Created: unixSeconds(img.created),
+        RepoTags: tags,
+        RepoDigests: digests,
+        Created: created,
         Size: img.size,
-        SharedSize: -1,
-        Labels: img.config.config?.Labels ?? {},
+        SharedSize: shared ? shared.get(img.id) ?? 0 : -1,
+        Labels: labels,
         Containers: opts.containers ? opts.containers(img.id) : -1,
-      }))
-      .sort((a, b) => b.Created - a.Created || (a.Id < b.Id ? -1 : 1));
+      });
+    }
+    return out.sort((a, b) => b.Created - a.Created || (a.Id < b.Id ? -1 : 1));
+  }
+
+  /** Per image: bytes of its layers that other images use too. */
+  private sharedSizes(): Map<string, number> {
+    const users = new Map<string, number>();
+    const all = this.store.all();
+    for (const img of all) for (const c of new Set(chainIds(img.diffIds))) users.set(c, (users.get(c) ?? 0) + 1);
+    const out = new Map<string, number>();
+    for (const img of all) {
+      let n = 0;
+      for (const c of new Set(chainIds(img.diffIds))) if ((users.get(c) ?? 0) > 1 && this.snapshots.exists(c)) n += this.snapshots.stat(c).size;
+      out.set(img.id, n);
+    }
+    return out;
+  }
+
+  /** Bytes of every image layer on disk (`docker system df` LayersSize). */
+  layersSize(): number {
+    return this.snapshots.list().filter((s) => s.kind === 'committed' && s.diffId !== undefined).reduce((n, s) => n + s.size, 0);
   }
 
   /** Docker's ImageInspect JSON (GET /images/{name}/json). */
@@ -372,7 +499,7 @@ export class ImageService {
 
     const c = this.deleteConflict(img.id, use, force, false);
     if (c) {
-      if (quiet && (c.used || this.store.refsOf(img.id).length > 0)) return records;
+      if (quiet && (c.used || this.store.refsOf(img.id).length > 0 || this.children(img.id).length > 0)) return records;
       throw conflict(c.message);
     }
     for (const r of this.store.refsOf(img.id)) {
@@ -385,12 +512,24 @@ export class ImageService {
     this.publish('delete', img.id, img.id);
     for (const name of await this.gc()) if (chain.has(name)) records.push({ Deleted: name });
     this.releaseBlobs(img);
+    // Like Docker (unless noprune), a parent left without tags or other children goes too.
+    const parent = img.parent ? this.store.get(img.parent) : undefined;
+    if (parent && !opts.noprune && this.store.refsOf(parent.id).length === 0 && this.children(parent.id).length === 0 &&
+        !userOf((opts.inUse ?? this.inUse)(parent.id))) {
+      records.push(...await this.remove(parent.id, { ...opts, force: false }).catch(() => []));
+    }
     return records;
+  }
+
+  /** IDs of the images whose parent is `id`. */
+  children(id: string): string[] {
+    return this.store.all().filter((i) => i.parent === id).map((i) => i.id);
   }
 
   private deleteConflict(id: string, use: ImageUser | undefined, force: boolean, ignoreRefs: boolean): { message: string; used: boolean } | undefined {
     const msg = (hard: boolean, why: string) => `conflict: unable to delete ${shortId(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${why}`;
     const who = use?.id ? ` ${shortId(use.id)}` : '';
+    if (this.children(id).length > 0) return { message: msg(true, 'image has dependent child images'), used: false };
     if (use?.running) return { message: msg(true, `image is being used by running container${who}`), used: true };
     if (force) return undefined;
     if (!ignoreRefs && this.store.refsOf(id).length > 0) return { message: msg(false, 'image is referenced in multiple repositories'), used: false };
@@ -407,6 +546,18 @@ export class ImageService {
    * image is already known.
    */
   async createImage(src: { manifest: string } | { config: string; layers: Descriptor[] }, opts: CreateImageOptions = {}): Promise<ImageRecord> {
+    const plan = this.planImage(src, opts);
+    this.lease(plan.held);
+    try {
+      await this.unpackPlan(plan);
+      return this.recordPlan(plan);
+    } finally {
+      this.release(plan.held);
+    }
+  }
+
+  /** Reads and checks what an image is made of (manifest, config, layers, tags) without changing anything. */
+  private planImage(src: { manifest: string } | { config: string; layers: Descriptor[] }, opts: CreateImageOptions = {}): ImagePlan {
     const tags = (opts.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
     let manifest: Descriptor | undefined;
     let configDigest: string;
@@ -433,42 +584,49 @@ export class ImageService {
     }
     const chain = chainIds(diffIds);
     const held = [...chain, configDigest, ...layers.map((l) => l.digest), ...(manifest ? [manifest.digest] : [])];
-    this.lease(held);
-    try {
-      for (let i = 0; i < chain.length; i++) {
-        const name = chain[i]!;
-        if (this.snapshots.exists(name)) continue;
-        const blob = layers[i]!.digest;
-        if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
-        const stream = this.content.createReadStream(blob);
-        try {
-          await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
-        } finally {
-          stream.destroy();
-        }
+    return { manifest, configDigest, layers, diffIds: [...diffIds], chain, held, tags, repoDigests, parent: opts.parent ?? '' };
+  }
+
+  /** Unpacks (and verifies) the layers of a plan that are not unpacked yet. */
+  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void): Promise<void> {
+    const { chain, layers, diffIds, configDigest } = plan;
+    for (let i = 0; i < chain.length; i++) {
+      const name = chain[i]!;
+      if (this.snapshots.exists(name)) continue;
+      const blob = layers[i]!.digest;
+      if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+      const stream = this.content.createReadStream(blob);
+      try {
+        await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
+      } finally {
+        stream.destroy();
       }
-      const size = chain.reduce((n, c) => n + this.snapshots.stat(c).size, 0);
-      const existing = this.store.get(configDigest);
-      if (!existing) {
-        this.store.add({
-          id: configDigest,
-          ...(manifest ? { manifest } : {}),
-          layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-          diffIds: [...diffIds],
-          chainId: chain[chain.length - 1] ?? null,
-          size,
-          parent: opts.parent ?? '',
-        });
-      }
-      for (const t of tags) {
-        this.store.setRef(t, configDigest);
-        this.publish('tag', configDigest, familiarize(t));
-      }
-      for (const r of repoDigests) this.store.setRef(r, configDigest);
-      return this.store.get(configDigest)!;
-    } finally {
-      this.release(held);
+      onLayer?.(diffIds[i]!, layers[i]!.size);
     }
+  }
+
+  /** Records a plan's image (if new) and its references; `onTag` hears of tags taken from another image. */
+  private recordPlan(plan: ImagePlan, onTag?: (ref: string, previous: string | undefined) => void): ImageRecord {
+    const { chain, configDigest } = plan;
+    const size = chain.reduce((n, c) => n + this.snapshots.stat(c).size, 0);
+    if (!this.store.get(configDigest)) {
+      this.store.add({
+        id: configDigest,
+        ...(plan.manifest ? { manifest: plan.manifest } : {}),
+        layers: plan.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+        diffIds: plan.diffIds,
+        chainId: chain[chain.length - 1] ?? null,
+        size,
+        parent: plan.parent,
+      });
+    }
+    for (const t of plan.tags) {
+      const previous = this.store.setRef(t, configDigest);
+      onTag?.(t, previous);
+      this.publish('tag', configDigest, familiarize(t));
+    }
+    for (const r of plan.repoDigests) this.store.setRef(r, configDigest);
+    return this.store.get(configDigest)!;
   }
 
   private readJsonBlob(digest: string, what: string): Buffer {
@@ -489,6 +647,236 @@ export class ImageService {
     const manifest = this.content.put(built.manifest);
     await this.createImage({ manifest: manifest.digest }, { tags: [BUSYBOX_REFERENCE] });
     log.info('built busybox:latest from the host', { binary, version: built.version });
+  }
+
+  // ---- archives: save, load, import, commit ----
+
+  /**
+   * The images `docker save NAME...` saves, as moby's tarexport chooses them: a tagged reference saves
+   * that tag; a name alone saves every tag of the repository; an ID (or unique prefix, or a digest
+   * reference) saves the image without tags. Throws `notFound` for a name that matches nothing.
+   */
+  planSave(names: string[]): SaveItem[] {
+    if (names.length === 0) throw invalid('no image names given');
+    const items = new Map<string, SaveItem>();
+    const add = (id: string, tag?: string) => {
+      const it = items.get(id) ?? { image: this.store.get(id)!, tags: [] };
+      if (tag !== undefined && !it.tags.includes(tag)) it.tags.push(tag);
+      items.set(id, it);
+    };
+    for (const name of names) {
+      let parsed: Reference | undefined;
+      try { parsed = parseNormalizedNamed(name); } catch { parsed = undefined; }
+      if (parsed && parsed.tag === undefined && parsed.digest === undefined) {
+        const repo = `${parsed.domain}/${parsed.path}:`;
+        const refs = this.store.all().flatMap((img) => img.repoTags.filter((t) => t.startsWith(repo)).map((t) => ({ id: img.id, t })));
+        if (refs.length > 0) { for (const r of refs) add(r.id, r.t); continue; }
+      }
+      const img = this.resolve(name);
+      add(img.id, parsed && parsed.tag !== undefined && parsed.digest === undefined && !isIdPrefix(img.id, name) ? referenceString(parsed) : undefined);
+    }
+    for (const it of items.values()) if (it.image.parent && items.has(it.image.parent)) it.parent = it.image.parent;
+    return [...items.values()];
+  }
+
+  /** Streams the archive of `items` (see image/archive.ts); blobs and layers are leased meanwhile. */
+  async *saveArchive(items: SaveItem[]): AsyncGenerator<Buffer> {
+    const held = items.flatMap((it) => [it.image.id, ...it.image.layers.map((l) => l.digest), ...chainIds(it.image.diffIds)]);
+    this.lease(held);
+    try {
+      const sources = new Map<string, LayerSource[]>();
+      for (const it of items) {
+        const img = it.image;
+        const chain = chainIds(img.diffIds);
+        const srcs: LayerSource[] = [];
+        for (let i = 0; i < img.layers.length; i++) {
+          const l = img.layers[i]!;
+          const gzip = /gzip$/.test(l.mediaType);
+          let size = l.size;
+          if (gzip) {
+            const snap = this.snapshots.exists(chain[i]!) ? this.snapshots.stat(chain[i]!) : undefined;
+            size = snap?.tarSize ?? await gunzippedSize(this.content, l.digest);
+          }
+          srcs.push({ blob: l.digest, gzip, diffId: img.diffIds[i]!, size });
+        }
+        sources.set(img.id, srcs);
+      }
+      yield* writeImageArchive(items, this.content, (img) => sources.get(img.id)!);
+      for (const it of items) this.publish('save', it.image.id, it.image.id);
+    } finally {
+      this.release(held);
+    }
+  }
+
+  /**
+   * `docker load`: reads a docker-archive or OCI-layout tar (plain or gzip), unpacks every layer and
+   * checks it against its diffID, and only then records the images and their tags. Returns Docker's
+   * messages ("Loaded image: busybox:latest", "Loaded image ID: sha256:..."). On any error nothing is
+   * recorded and the blobs and layers it brought are released. `onLayer` hears of each layer unpacked.
+   */
+  async loadArchive(source: AsyncIterable<Uint8Array>, o: { onLayer?: (diffId: string, size: number) => void } = {}): Promise<string[]> {
+    const brought: string[] = [];
+    const plans: ImagePlan[] = [];
+    try {
+      const res = await readImageArchive(source, this.content, (d) => { this.lease([d]); brought.push(d); });
+      await markCompressedLayers(res.plans, this.content);
+      const ids = new Set(res.plans.map((p) => p.config));
+      for (const p of res.plans) {
+        const parent = p.parent && (ids.has(p.parent) || this.store.has(p.parent)) && p.parent !== p.config ? p.parent : undefined;
+        const plan = this.planImage(p.manifest ? { manifest: p.manifest.digest } : { config: p.config, layers: p.layers }, { tags: p.tags, ...(parent ? { parent } : {}) });
+        if (plan.configDigest !== p.config) throw invalid(`invalid archive: manifest ${p.manifest?.digest} names config ${plan.configDigest}`);
+        this.lease(plan.held);
+        plans.push(plan);
+      }
+      for (const plan of plans) await this.unpackPlan(plan, o.onLayer);
+      const messages: string[] = [];
+      for (const plan of plans) {
+        this.recordPlan(plan, (ref, previous) => {
+          if (previous) messages.push(`The image ${familiarize(ref)} already exists, renaming the old one with ID ${previous} to empty string\n`);
+          messages.push(`Loaded image: ${familiarize(ref)}\n`);
+        });
+        if (plan.tags.length === 0) messages.push(`Loaded image ID: ${plan.configDigest}\n`);
+        this.publish('load', plan.configDigest, plan.configDigest);
+      }
+      return messages;
+    } catch (e) {
+      for (const plan of plans.splice(0)) this.release(plan.held);
+      await this.gc();
+      throw e;
+    } finally {
+      for (const plan of plans) this.release(plan.held);
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /**
+   * `docker import`: makes a one-layer image of a root filesystem tar (plain or gzip) and the config
+   * `changes` give (CMD, ENV...; see changes.ts). Returns the new image. Nothing is kept on failure.
+   */
+  async importRootfs(source: AsyncIterable<Uint8Array>, o: ImportOptions = {}): Promise<ImageRecord> {
+    const defaults = applyChanges({}, o.changes ?? []);
+    const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
+    const platform = o.platform ?? hostPlatform();
+    if (platform.os !== 'linux') throw invalid(`cannot import a ${platform.os} image on linux`);
+    const brought: string[] = [];
+    try {
+      const { stream } = await decompress(source);
+      const layer = await this.content.ingest(stream);
+      this.lease([layer.digest]);
+      brought.push(layer.digest);
+      const created = rfc3339(new Date());
+      const message = o.message ?? '';
+      const config: ImageConfig = {
+        architecture: platform.architecture,
+        ...(platform.variant ? { variant: platform.variant } : {}),
+        ...(message ? { comment: message } : {}),
+        config: defaults,
+        created,
+        history: [{ created, ...(message ? { comment: message } : {}) }],
+        os: platform.os,
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      };
+      const cfg = this.content.put(JSON.stringify(config));
+      this.lease([cfg.digest]);
+      brought.push(cfg.digest);
+      const img = await this.createImage({ config: cfg.digest, layers: [{ mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size }] }, { tags });
+      this.publish('import', img.id, img.id);
+      return img;
+    } catch (e) {
+      await this.gc();
+      throw e;
+    } finally {
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /**
+   * `docker commit`: a new image made of the image of container `containerId` plus one layer holding
+   * the changes of its writable layer (whiteouts and opaque directories in the OCI format), with
+   * `config` as its config and a history entry. The caller pauses a running container if it wants a
+   * consistent copy. An empty diff adds no layer (an "empty_layer" history entry, as Docker does).
+   */
+  async commit(containerId: string, o: CommitOptions): Promise<ImageRecord> {
+    const parent = this.store.get(o.imageId);
+    if (!parent) throw notFound(`No such image: ${o.imageId}`);
+    if (!this.snapshots.exists(containerId)) throw notFound(`container ${containerId} has no writable layer`);
+    const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
+    const brought: string[] = [];
+    this.lease([...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)]);
+    try {
+      const counter = { entries: 0 };
+      const layer = await this.content.ingest(this.snapshots.diff(containerId, counter));
+      this.lease([layer.digest]);
+      brought.push(layer.digest);
+      const empty = counter.entries === 0;
+      const created = rfc3339(new Date());
+      const pc = parent.config;
+      const history: HistoryEntry = { created, created_by: o.createdBy ?? '' };
+      if (o.author) history.author = o.author;
+      if (o.comment) history.comment = o.comment;
+      if (empty) history.empty_layer = true;
+      const config: ImageConfig = {
+        architecture: pc.architecture,
+        ...(pc.variant ? { variant: pc.variant } : {}),
+        ...(o.author ? { author: o.author } : {}),
+        config: o.config,
+        container: containerId,
+        created,
+        history: [...(pc.history ?? []), history],
+        os: pc.os,
+        ...(pc['os.version'] ? { 'os.version': pc['os.version'] } : {}),
+        rootfs: { type: 'layers', diff_ids: [...parent.diffIds, ...(empty ? [] : [layer.digest])] },
+      };
+      const cfg = this.content.put(JSON.stringify(config));
+      this.lease([cfg.digest]);
+      brought.push(cfg.digest);
+      const layers = [...parent.layers, ...(empty ? [] : [{ mediaType: MediaType.OciLayer, digest: layer.digest, size: layer.size }])];
+      const img = await this.createImage({ config: cfg.digest, layers }, { tags, parent: parent.id });
+      this.publish('create', img.id, img.id);
+      return img;
+    } catch (e) {
+      await this.gc();
+      throw e;
+    } finally {
+      this.release([...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)]);
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /**
+   * `docker image prune`: removes dangling images (no tag), or with `all` every image no container
+   * uses, as moby does: untagged images with children are kept, images used by a container are skipped
+   * (their removal conflicts), `until` and label filters narrow the set. Returns Docker's report.
+   */
+  async prune(o: PruneOptions = {}): Promise<{ ImagesDeleted: DeleteResponseItem[] | null; SpaceReclaimed: number }> {
+    const sizes = new Map(this.snapshots.list().map((sn) => [sn.name, sn.size] as const));
+    const deleted: DeleteResponseItem[] = [];
+    const candidates = this.store.all().filter((img) => {
+      if (img.repoTags.length + img.repoDigests.length === 0 && this.children(img.id).length > 0) return false;
+      if (o.until !== undefined && unixSeconds(img.created) >= o.until) return false;
+      return matchLabels(img.config.config?.Labels ?? {}, o.labels ?? [], o.labelsNot ?? []);
+    });
+    for (const img of candidates) {
+      if (!this.store.has(img.id)) continue;
+      const refs = this.store.refsOf(img.id);
+      try {
+        if (refs.length > 0) {
+          if (!o.all && refs.some((r) => !r.includes('@'))) continue;
+          for (const r of refs) if (this.store.lookup(r) === img.id) deleted.push(...await this.remove(familiarize(r)));
+        } else {
+          deleted.push(...await this.remove(img.id.slice(7)));
+        }
+      } catch (e) {
+        if (!isKind(e, 'conflict') && !isKind(e, 'notFound')) throw e;
+      }
+    }
+    let reclaimed = 0;
+    for (const d of deleted) if ('Deleted' in d) reclaimed += sizes.get(d.Deleted) ?? 0;
+    if (deleted.length) this.events?.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
   // ---- container root filesystems ----
@@ -538,9 +926,68 @@ export class ImageService {
     return tar.finish();
   }
 
-  /** Mounts the container's rootfs (overlay) at `target`, an existing directory. */
+  /**
+   * Mounts the container's rootfs (overlay) at `target`, an existing directory. Waits while `withRootfs`
+   * has the rootfs mounted elsewhere (one overlay mount of a writable layer at a time).
+   */
   async mountRootfs(containerId: string, target: string): Promise<void> {
-    await this.snapshots.mount(containerId, target);
+    await this.lockRootfs(containerId, () => this.snapshots.mount(containerId, target));
+  }
+
+  /**
+   * Runs `fn` with the merged root filesystem of container `containerId` at a directory: `mountedAt`
+   * when the rootfs is mounted there (a running container), else a private mount made for `fn` and
+   * removed after it. Starting the container waits meanwhile. For export, cp and stat of containers.
+   */
+  async withRootfs<T>(containerId: string, mountedAt: string | undefined, fn: (dir: string) => Promise<T>): Promise<T> {
+    return this.lockRootfs(containerId, async () => {
+      if (mountedAt && isMountPoint(path.resolve(mountedAt))) return fn(mountedAt);
+      if (!this.snapshots.exists(containerId)) throw notFound(`container ${containerId} has no root filesystem`);
+      fs.mkdirSync(this.mntRoot, { recursive: true, mode: 0o700 });
+      const dir = path.join(this.mntRoot, `${containerId.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+      fs.mkdirSync(dir, { mode: 0o700 });
+      try {
+        await this.snapshots.mount(containerId, dir);
+        try {
+          return await fn(dir);
+        } finally {
+          await this.snapshots.unmount(dir);
+        }
+      } finally {
+        try { fs.rmdirSync(dir); } catch (e) { log.warn('temporary rootfs mount point left behind', { dir, err: (e as Error).message }); }
+      }
+    });
+  }
+
+  private async lockRootfs<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.rootfsLocks.get(containerId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => { release = r; });
+    const tail = prev.then(() => mine);
+    this.rootfsLocks.set(containerId, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.rootfsLocks.get(containerId) === tail) this.rootfsLocks.delete(containerId);
+    }
+  }
+
+  /** Where withRootfs mounts stopped containers' filesystems. */
+  private get mntRoot(): string {
+    return path.join(this.dataRoot, 'mnt');
+  }
+
+  /** Unmounts and removes what a killed barged left in the temporary mount directory. */
+  private cleanMounts(): void {
+    if (!fs.existsSync(this.mntRoot)) return;
+    for (const m of mountsUnder(this.mntRoot)) {
+      try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); } catch (e) { log.warn('cannot unmount leftover rootfs mount', { m, err: (e as Error).message }); }
+    }
+    for (const name of fs.readdirSync(this.mntRoot)) {
+      try { fs.rmdirSync(path.join(this.mntRoot, name)); } catch (e) { log.warn('leftover rootfs mount point not removed', { name, err: (e as Error).message }); }
+    }
   }
 
   /** Unmounts a rootfs; fine if it is not mounted. */
@@ -627,6 +1074,34 @@ export class ImageService {
     return removed;
   }
 
+  /** Every blob some image needs (configs, manifests, layers). */
+  private usedBlobs(): Set<string> {
+    const used = new Set<string>();
+    for (const other of this.store.all()) {
+      used.add(other.id);
+      if (other.manifest) used.add(other.manifest.digest);
+      for (const l of other.layers) used.add(l.digest);
+    }
+    return used;
+  }
+
+  /** Deletes those of `digests` that no image needs and no operation holds. */
+  private dropUnusedBlobs(digests: Iterable<string>): void {
+    const used = this.usedBlobs();
+    for (const d of new Set(digests)) if (!used.has(d) && !this.leases.has(d)) this.content.delete(d);
+  }
+
+  /**
+   * At open: deletes blobs no image needs, which a load, import or commit killed half-way left behind
+   * (images are recorded after their blobs). Every blob in the content store belongs to some image.
+   */
+  private collectBlobs(): void {
+    const used = this.usedBlobs();
+    let n = 0;
+    for (const b of this.content.list()) if (!used.has(b.digest)) { this.content.delete(b.digest); n++; }
+    if (n) log.info('removed blobs no image uses', { count: n });
+  }
+
   private releaseBlobs(img: ImageRecord): void {
     const used = new Set<string>();
     for (const other of this.store.all()) {
@@ -697,4 +1172,57 @@ function dockerConfig(d: NonNullable<ImageConfig['config']>): Record<string, unk
   if (d.StopSignal) out['StopSignal'] = d.StopSignal;
   if (d.Shell) out['Shell'] = d.Shell;
   return out;
+}
+
+/** Docker's label filters: every `label` (k or k=v) matches, no `label!` does. */
+export function matchLabels(labels: Record<string, string>, want: string[], not: string[]): boolean {
+  const has = (f: string) => {
+    const i = f.indexOf('=');
+    const k = i < 0 ? f : f.slice(0, i);
+    return Object.prototype.hasOwnProperty.call(labels, k) && (i < 0 || labels[k] === f.slice(i + 1));
+  };
+  return want.every(has) && !not.some(has);
+}
+
+/** Go's path.Match: "*" and "?" do not match "/", [...] classes. */
+function pathMatch(pattern: string, s: string): boolean {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < pattern.length) re += '\\' + pattern[++i];
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) return false;
+      let cls = pattern.slice(i + 1, end);
+      if (cls.startsWith('^')) cls = '^' + cls.slice(1).replace(/\\/g, '\\\\');
+      re += `[${cls}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  try { return new RegExp(`^${re}$`).test(s); } catch { return false; }
+}
+
+/** distribution/reference FamiliarMatch: the pattern against "name:tag", then against "name". */
+function familiarMatch(pattern: string, familiar: string): boolean {
+  if (pathMatch(pattern, familiar)) return true;
+  const name = familiar.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
+  return pathMatch(pattern, name);
+}
+
+/** Docker's timestamps: unix seconds (with fraction), RFC 3339 dates, or durations before now ("10m"). */
+export function parseTimestamp(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
+  if (d) return Date.now() / 1000 - Number(d[1]) * { ns: 1e-9, us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }[d[2] as 'ns'];
+  const t = Date.parse(v);
+  if (!Number.isNaN(t)) return t / 1000;
+  throw invalid(`invalid time value: ${v}`);
+}
+
+/** RFC 3339 with nanosecond digits as Go writes them ("2024-05-01T10:00:00.123456789Z"). */
+function rfc3339(d: Date): string {
+  const ns = String(process.hrtime.bigint() % 1000000n).padStart(6, '0');
+  return d.toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}${ns}`.replace(/0+$/, '').replace(/\.$/, '') + 'Z');
 }

@@ -9,6 +9,7 @@ import { log } from '../lib/log.js';
 import { MAX_MOUNT_OPTIONS, mountOverlay, unmount } from './mount.js';
 import { OPAQUE_XATTR, getXattrs } from './sysops.js';
 import { unpackLayer } from './unpack.js';
+import { listTree, packDir } from './tarfs.js';
 
 export type SnapshotKind = 'committed' | 'active';
 
@@ -24,6 +25,8 @@ export interface SnapshotInfo {
   size: number;
   /** Committed image layers: the diffID the layer was verified against. */
   diffId?: string;
+  /** Committed image layers: the length of the uncompressed layer tar (what `docker save` writes). */
+  tarSize?: number;
 }
 
 /** Docker's container-diff kinds (GET /containers/{id}/changes). */
@@ -109,6 +112,12 @@ export interface Snapshotter {
   unmount(target: string): Promise<void>;
   /** Docker's diff of an active snapshot against its parents, in path order. */
   changes(key: string): Promise<Change[]>;
+  /**
+   * The changes of active snapshot `key` as an uncompressed OCI layer tar (layer.md): the files of its
+   * upper directory, overlayfs whiteouts turned into ".wh.<name>" entries and opaque directories marked
+   * with ".wh..wh..opq". `counter.entries` tells how many entries were written (0: an empty layer).
+   */
+  diff(key: string, counter?: { entries: number }): AsyncIterable<Buffer>;
   /** Disk use of a snapshot's own directory (walked without blocking). */
   usage(key: string): Promise<Usage>;
   /** Removes a snapshot; `conflict` if it has children (or an import on it is under way). */
@@ -129,6 +138,7 @@ interface Record_ {
   created: string;
   size: number;
   diffId?: string;
+  tarSize?: number;
 }
 
 interface Db {
@@ -212,6 +222,7 @@ export class OverlaySnapshotter implements Snapshotter {
   private info(name: string, r: Record_): SnapshotInfo {
     const i: SnapshotInfo = { kind: r.kind, name, parent: r.parent, created: r.created, size: r.size };
     if (r.diffId) i.diffId = r.diffId;
+    if (r.tarSize !== undefined) i.tarSize = r.tarSize;
     return i;
   }
 
@@ -279,7 +290,7 @@ export class OverlaySnapshotter implements Snapshotter {
       if (opts.sync !== false) await syncFilesystem(tmp);
       if (this.exists(name)) throw conflict(`snapshot ${name} already exists`);
       this.requireCommitted(parent);
-      const r: Record_ = { id: this.db.nextId++, kind: 'committed', parent, created: new Date().toISOString(), size: res.size, diffId: res.diffId };
+      const r: Record_ = { id: this.db.nextId++, kind: 'committed', parent, created: new Date().toISOString(), size: res.size, diffId: res.diffId, tarSize: res.tarSize };
       fs.renameSync(tmp, this.dir(r));
       fsyncDir(this.root);
       this.db.snapshots[name] = r;
@@ -380,6 +391,16 @@ export class OverlaySnapshotter implements Snapshotter {
     };
     await walk(path.join(this.dir(r), 'fs'));
     return { size, inodes };
+  }
+
+  async *diff(key: string, counter?: { entries: number }): AsyncGenerator<Buffer> {
+    const r = this.rec(key);
+    if (r.kind !== 'active') throw invalid(`snapshot ${key} is committed: diffs are made of active snapshots`);
+    const upper = path.join(this.dir(r), 'fs');
+    const { dirs } = listTree(upper);
+    const marks = await getXattrs(dirs.map((d) => path.join(upper, d)), OPAQUE_XATTR);
+    const opaque = new Set(dirs.filter((_, i) => marks[i]?.toString() === 'y'));
+    yield* packDir(upper, { whiteouts: true, opaque, counter, onWarning: (m) => log.warn(m, { snapshot: key }) });
   }
 
   async changes(key: string): Promise<Change[]> {

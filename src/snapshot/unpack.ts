@@ -43,6 +43,8 @@ export interface UnpackResult {
   /** Bytes of regular-file data in the layer (hardlinks counted once). */
   size: number;
   compression: 'gzip' | 'none';
+  /** Length of the uncompressed tar stream. */
+  tarSize: number;
 }
 
 const MAX_LINK_HOPS = 40;
@@ -73,6 +75,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
   const { stream, compression } = await decompress(source);
   const u = new Unpacker(dest, opts);
   const hash = newDigester();
+  let tarSize = 0;
   const extract = tarStream.extract();
 
   const entries = new Promise<void>((resolve, reject) => {
@@ -89,6 +92,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
   const feed = (async () => {
     for await (const chunk of stream) {
       hash.update(chunk as Buffer);
+      tarSize += (chunk as Buffer).length;
       if (extract.destroyed || extract.destroying) throw new Error('tar stream closed');
       if (!extract.write(chunk)) await drained(extract);
     }
@@ -109,7 +113,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
     throw invalid(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
   await u.finish();
-  return { diffId, size: u.size, compression };
+  return { diffId, size: u.size, compression, tarSize };
 }
 
 function drained(w: NodeJS.EventEmitter & { destroyed: boolean }): Promise<void> {
@@ -127,7 +131,7 @@ function drained(w: NodeJS.EventEmitter & { destroyed: boolean }): Promise<void>
 }
 
 /** Sniffs the first bytes: gzip is inflated, plain tar passed through, other compressions refused. */
-async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ stream: Readable; compression: 'gzip' | 'none' }> {
+export async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ stream: Readable; compression: 'gzip' | 'none' }> {
   const it = source[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   let done = false;

@@ -3,7 +3,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isIP } from 'node:net';
 import { isUtf8 } from 'node:buffer';
 import { parseFloat64, parseIntBig, parseUint, atoi, parseDuration, durationString, NumError, goQuote } from './gofmt.js';
 
@@ -328,6 +327,30 @@ export function splitProtoPort(raw: string): [string, string] {
 
 export interface PortMapping { port: string; binding: PortBinding }
 
+function isIPv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** net.ParseIP: dotted IPv4 or IPv6 (with optional trailing dotted IPv4); no zones. */
+export function isValidIP(s: string): boolean {
+  if (isIPv4(s)) return true;
+  if (!s.includes(':') || !/^[0-9a-fA-F:.]+$/.test(s)) return false;
+  const hex = (g: string) => /^[0-9a-fA-F]{1,4}$/.test(g);
+  const groupsOf = (part: string, final: boolean): string[] | null => {
+    if (part === '') return [];
+    const gs = part.split(':');
+    const last = gs[gs.length - 1]!;
+    if (last.includes('.')) { if (!final || !isIPv4(last)) return null; gs.splice(gs.length - 1, 1, '0', '0'); }
+    return gs.every(hex) ? gs : null;
+  };
+  const dbl = s.indexOf('::');
+  if (dbl < 0) { const g = groupsOf(s, true); return g !== null && g.length === 8; }
+  if (s.indexOf('::', dbl + 1) >= 0) return false;
+  const h = groupsOf(s.slice(0, dbl), false), t = groupsOf(s.slice(dbl + 2), true);
+  return h !== null && t !== null && h.length + t.length <= 7;
+}
+
 /** nat.ParsePortSpec: "[ip:][hostPort[-end]:]containerPort[-end][/proto]". */
 export function parsePortSpec(raw: string): PortMapping[] {
   const parts = raw.split(':');
@@ -346,7 +369,7 @@ export function parsePortSpec(raw: string): PortMapping[] {
     if (close < 0 || close !== ip.length - 1) throw new Error(`invalid IP address ${ip}: address ${ip}:: missing ']' in address`);
     ip = ip.slice(1, close);
   }
-  if (ip !== '' && isIP(ip) === 0) throw new Error(`invalid IP address: ${ip}`);
+  if (ip !== '' && !isValidIP(ip)) throw new Error(`invalid IP address: ${ip}`);
   let start: number, end: number;
   try { [start, end] = parsePortRange(containerPort); } catch { throw new Error(`invalid containerPort: ${containerPort}`); }
   let hStart = 0, hEnd = 0;

@@ -1,0 +1,104 @@
+// Issue #2, workload 3: 100 detached `sleep 3600` containers (default bridge) started one after
+// another through the API (total time); then the host memory each running idle container costs,
+// = (MemAvailable before − after) / N from /proc/meminfo, which counts everything: the container's
+// processes, its monitor (bargemon / containerd-shim), kernel objects (netns, veth, cgroups,
+// mounts) and the daemon's own growth. MemAvailable is sampled until it is steady (no dropping of
+// caches). Then all are removed (force), timed too. One engine at a time, barge first.
+import type { BenchContext } from './lib/context.js';
+import type { Engine } from './lib/engine.js';
+import { pssKiB, rssKiB } from './lib/host.js';
+import { memAvailableKiB, median, round, sleep } from './lib/util.js';
+
+export const name = 'density';
+export const description = '100 detached `sleep 3600`: start all, host memory per idle container, remove all';
+export const order = 30;
+
+/**
+ * A steady MemAvailable: samples every 250 ms until the last 8 samples lie within `tolKiB` of each
+ * other (or `maxMs` passes), and returns their median.
+ */
+async function steadyMemAvailable(ctx: BenchContext, tolKiB: number, maxMs = 20_000): Promise<{ kib: number; steady: boolean; samples: number[] }> {
+  const xs: number[] = [];
+  const until = Date.now() + maxMs;
+  for (;;) {
+    ctx.check();
+    xs.push(memAvailableKiB());
+    const w = xs.slice(-8);
+    if (w.length === 8 && Math.max(...w) - Math.min(...w) <= tolKiB) return { kib: median(w), steady: true, samples: w };
+    if (Date.now() > until) return { kib: median(w), steady: false, samples: w };
+    await sleep(250);
+  }
+}
+
+const MiB = 1024;
+
+interface Result {
+  startS: number; removeS: number; perContainerMiB: number; pssPerContainerMiB: number; daemonGrowthMiB: number;
+  before: number; after: number; afterRemove: number; steady: boolean; running: number;
+}
+
+async function measure(ctx: BenchContext, e: Engine, n: number): Promise<Result> {
+  await e.removeAllContainers();
+  await sleep(1500);
+  // Tolerance: about a tenth of the 2 MiB target per container, over the whole batch.
+  const tol = Math.max(2 * MiB, Math.round(n * 0.2 * MiB));
+  const before = await steadyMemAvailable(ctx, tol);
+  const daemonBefore = e.daemonPids().reduce((a, p) => a + rssKiB(p), 0);
+
+  const ids: string[] = [];
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < n; i++) {
+      ctx.check();
+      const c = await e.api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'default' } });
+      ids.push(String(c.Id));
+      await e.api.call('POST', `/containers/${c.Id}/start`);
+    }
+    const startS = (performance.now() - t0) / 1000;
+    const running = ((await e.api.call('GET', '/containers/json')) as unknown[]).length;
+    if (running < n) ctx.note(`${e.label}: only ${running} of ${n} containers were running after the starts`);
+    ctx.log(`${e.label}: started ${n} in ${startS.toFixed(2)} s (${running} running); waiting for memory to settle...`);
+
+    await sleep(3000);
+    const after = await steadyMemAvailable(ctx, tol);
+    const pids = e.containerPids();
+    const pss = pids.reduce((a, p) => a + pssKiB(p), 0);
+    const daemonAfter = e.daemonPids().reduce((a, p) => a + rssKiB(p), 0);
+
+    const t1 = performance.now();
+    while (ids.length) { ctx.check(); await e.api.call('DELETE', `/containers/${ids[0]}?force=1`, undefined, [404]); ids.shift(); }
+    const removeS = (performance.now() - t1) / 1000;
+    await sleep(1500);
+    const afterRemove = await steadyMemAvailable(ctx, tol, 10_000);
+    const r: Result = {
+      startS, removeS, running,
+      perContainerMiB: (before.kib - after.kib) / n / MiB,
+      pssPerContainerMiB: pss / n / MiB,
+      daemonGrowthMiB: (daemonAfter - daemonBefore) / MiB,
+      before: before.kib, after: after.kib, afterRemove: afterRemove.kib, steady: before.steady && after.steady,
+    };
+    ctx.log(`${e.label}: ${r.perContainerMiB.toFixed(2)} MiB/container (MemAvailable), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
+    return r;
+  } finally {
+    for (const id of ids) await e.api.call('DELETE', `/containers/${id}?force=1`, undefined, [404]).catch(() => undefined);
+  }
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const engines = await ctx.engines();
+  const n = ctx.n(100, 20);
+  const res = new Map<string, Result>();
+  for (const e of engines) res.set(e.kind, await measure(ctx, e, n));
+  const get = (kind: string, f: (r: Result) => number) => { const r = res.get(kind); return r ? f(r) : null; };
+  ctx.record({ metric: `start ${n} × \`sleep 3600\` one after another (API, bridge): total`, unit: 's', barge: get('barge', (r) => r.startS), docker: get('docker', (r) => r.startS) });
+  ctx.record({ metric: 'host memory per idle container (MemAvailable Δ / N)', unit: 'MiB', barge: get('barge', (r) => r.perContainerMiB), docker: get('docker', (r) => r.perContainerMiB), target: { text: '≤ 2 MiB', max: 2 } });
+  ctx.record({ metric: '  of which PSS of monitor + container processes', unit: 'MiB', barge: get('barge', (r) => r.pssPerContainerMiB), docker: get('docker', (r) => r.pssPerContainerMiB) });
+  ctx.record({ metric: `remove all ${n} (force, one after another): total`, unit: 's', barge: get('barge', (r) => r.removeS), docker: get('docker', (r) => r.removeS) });
+  for (const [kind, r] of res) if (!r.steady) ctx.note(`${kind}: MemAvailable did not settle within 20 s; the memory figure is noisy`);
+  ctx.data('n', n);
+  ctx.data('results', Object.fromEntries([...res].map(([k, r]) => [k, {
+    startS: round(r.startS, 3), removeS: round(r.removeS, 3), running: r.running,
+    perContainerMiB: round(r.perContainerMiB, 3), pssPerContainerMiB: round(r.pssPerContainerMiB, 3), daemonRssGrowthMiB: round(r.daemonGrowthMiB, 1),
+    memAvailableKiB: { before: r.before, withContainers: r.after, afterRemoval: r.afterRemove }, steady: r.steady,
+  }])));
+}
