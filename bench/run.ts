@@ -157,9 +157,12 @@ async function main(): Promise<number> {
     } catch (e) {
       failed = true;
       entry.error = (e as Error).message;
+      if (e instanceof AbortError || abortSignal.aborted) {
+        notes.push(`${m.name}: stopped: ${(e as Error).message}`);
+        break;
+      }
       notes.push(`${m.name}: FAILED: ${(e as Error).message.split('\n')[0]}`);
       log(`${m.name} failed: ${(e as Error).stack ?? e}`);
-      if (e instanceof AbortError || abortSignal.aborted) break;
     } finally {
       entry.seconds = round((Date.now() - t0) / 1000, 1);
       // Leave nothing running for the next module.
@@ -203,9 +206,11 @@ async function main(): Promise<number> {
     targets: { apiCreateStartWaitP50Ms: 30, bargeRunVsDockerRatio: 0.4, idleContainerMiB: 2 },
     rows, notes, benches: benchData, cleanupNotes,
   };
-  fs.mkdirSync(path.dirname(opts.json), { recursive: true });
-  fs.writeFileSync(opts.json, JSON.stringify(results, null, 2) + '\n');
-  log(`results written to ${path.relative(process.cwd(), opts.json) || opts.json}`);
+  // An interrupted run does not replace the last complete results.
+  const file = abortSignal.aborted ? path.join(path.dirname(opts.json), 'aborted.json') : opts.json;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  log(`results written to ${path.relative(process.cwd(), file) || file}`);
   if (abortSignal.aborted) return 130;
   return failed ? 1 : 0;
 }

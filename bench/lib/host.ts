@@ -136,6 +136,10 @@ export function pidsMentioning(needle: string): number[] {
   return out;
 }
 
+export function cmdlineOf(pid: number): string {
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return ''; }
+}
+
 /** Parent → children map of every process on the host. */
 export function processTree(): Map<number, number[]> {
   const kids = new Map<number, number[]>();
@@ -256,7 +260,7 @@ export async function sweepStaleRuns(log: (s: string) => void): Promise<void> {
     const dir = path.join(parent, e);
     let st: RunState;
     try { st = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as RunState; } catch { continue; }
-    if (isAlive(st.runnerPid)) continue;
+    if (isAlive(st.runnerPid) && cmdlineOf(st.runnerPid).includes('bench/run')) continue;
     log(`cleaning up after an earlier run that did not finish: ${dir}`);
     for (const n of await teardownRunDir(dir, st)) log(n);
   }

@@ -49,9 +49,14 @@ export function timeProcess(argv: string[], env: NodeJS.ProcessEnv, timeoutMs = 
   });
 }
 
+/** Whether a process exists and is not a zombie (this host's init does not always reap them). */
 export function isAlive(pid: number): boolean {
   if (!pid) return false;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try { process.kill(pid, 0); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch { return false; }
 }
 
 export function readPid(file: string): number {

@@ -132,6 +132,8 @@ function statusText(s: number): string {
 const MAX_JSON_BODY = 16 * 1024 * 1024;
 
 export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Promise<Buffer> {
+  const pre = (req as IncomingMessage & { bargeBody?: Buffer }).bargeBody;
+  if (pre) return pre;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

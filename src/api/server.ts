@@ -18,7 +18,24 @@ export class ApiServer {
     // Docker clients upgrade attach and exec-start connections ("Upgrade: tcp").
     server.on('upgrade', (req, socket, head) => {
       const res = new http.ServerResponse(req);
-      void this.router.dispatch(req, res, { socket, head });
+      // Node does not read the body of an upgrade request: take Content-Length bytes off the
+      // connection ourselves (exec start sends its JSON there), the rest is the stream.
+      const len = Number(req.headers['content-length'] ?? 0);
+      const dispatch = (body: Buffer, rest: Buffer) => {
+        (req as http.IncomingMessage & { bargeBody?: Buffer }).bargeBody = body;
+        void this.router.dispatch(req, res, { socket, head: rest });
+      };
+      if (!(len > 0)) { dispatch(Buffer.alloc(0), head); return; }
+      let buf = head;
+      const take = () => {
+        if (buf.length < len) return false;
+        socket.off('data', onData);
+        socket.pause();
+        dispatch(buf.subarray(0, len), buf.subarray(len));
+        return true;
+      };
+      const onData = (chunk: Buffer) => { buf = Buffer.concat([buf, chunk]); take(); };
+      if (!take()) socket.on('data', onData);
     });
     server.requestTimeout = 0;       // streams (logs -f, events, attach) are long-lived
     server.headersTimeout = 60_000;

@@ -322,6 +322,7 @@ export function pipeSession(sock: Duplex, conn: MonitorConnection, o: { tty: boo
       if (chunk.length) conn.writeStdin(chunk.subarray(start));
     });
     sock.on('end', () => { if (o.stdinOnce && !ended) conn.closeStdin(); });
+    sock.resume();   // the upgrade handler may have paused it while reading the request body
   } else {
     sock.resume();
   }
