@@ -72,7 +72,7 @@ export class ApiServer {
   }
 }
 
-function socketAlive(p: string): Promise<boolean> {
+export function socketAlive(p: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.request({ socketPath: p, path: '/_ping', timeout: 1000 }, (res) => { res.resume(); resolve(true); });
     req.on('error', () => resolve(false));

@@ -7,7 +7,7 @@ import { parseDaemonArgs, USAGE, type DaemonConfig } from './config.js';
 import { log, setLevel } from '../lib/log.js';
 import { messageOf } from '../lib/errors.js';
 import { EventBus } from '../lib/events.js';
-import { ApiServer } from '../api/server.js';
+import { ApiServer, socketAlive } from '../api/server.js';
 import { systemRoutes, BARGE_VERSION } from '../api/routes/system.js';
 import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
@@ -30,6 +30,11 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   fs.mkdirSync(config.dataRoot, { recursive: true, mode: 0o711 });
   fs.mkdirSync(config.execRoot, { recursive: true, mode: 0o711 });
   claimPidfile(config.pidfile);
+  // Refuse before touching anything if another daemon serves one of our sockets.
+  for (const h of config.hosts) {
+    const p = h.startsWith('unix://') ? h.slice(7) : h.startsWith('/') ? h : '';
+    if (p && fs.existsSync(p) && await socketAlive(p)) throw new Error(`${p} is in use by another daemon: stop it or choose another socket with -H`);
+  }
 
   const runtime = findExecutable(config.runtime);
   const monitor = path.resolve(here, '../../bin/bargemon');

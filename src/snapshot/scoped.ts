@@ -89,6 +89,7 @@ export function resolveInRoot(root: string, p: string, opts: ResolveOptions = {}
   let pending = splitPath(p);
   let links = 0;
   const here = () => '/' + stack.slice(1).map((s) => s.name).join('/');
+  const child = (name: string) => (stack.length > 1 ? `${here()}/${name}` : `/${name}`);
   try {
     for (;;) {
       // Drop "." and a trailing ".." run before deciding whether the next component is the last one.
@@ -101,8 +102,8 @@ export function resolveInRoot(root: string, p: string, opts: ResolveOptions = {}
         if (stack.length === 1) return new Resolved(stack.pop()!.fd, '', '/');
         const top = stack.pop()!;
         fs.closeSync(top.fd);
-        const parent = stack.pop()!;
-        return new Resolved(parent.fd, top.name, `${here() === '/' ? '' : here()}/${top.name}`);
+        const where = child(top.name);
+        return new Resolved(stack.pop()!.fd, top.name, where);
       }
       const name = pending.shift()!;
       const dir = stack[stack.length - 1]!.fd;
@@ -113,8 +114,8 @@ export function resolveInRoot(root: string, p: string, opts: ResolveOptions = {}
       }
       if (st === undefined) {
         if (last) {
-          const parent = stack.pop()!;
-          return new Resolved(parent.fd, name, `${here() === '/' ? '' : here()}/${name}`);
+          const where = child(name);
+          return new Resolved(stack.pop()!.fd, name, where);
         }
         if (!opts.mkdirs) throw errno('ENOENT', `${here()}/${name}: no such file or directory`);
         try { fs.mkdirSync(fdPath(dir, name), 0o755); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
@@ -129,8 +130,8 @@ export function resolveInRoot(root: string, p: string, opts: ResolveOptions = {}
         continue;
       }
       if (last) {
-        const parent = stack.pop()!;
-        return new Resolved(parent.fd, name, `${here() === '/' ? '' : here()}/${name}`);
+        const where = child(name);
+        return new Resolved(stack.pop()!.fd, name, where);
       }
       if (!st.isDirectory()) throw errno('ENOTDIR', `${here()}/${name}: not a directory`);
       let fd: number;
