@@ -4,6 +4,11 @@
 // processes, its monitor (bargemon / containerd-shim), kernel objects (netns, veth, cgroups,
 // mounts) and the daemon's own growth. MemAvailable is sampled until it is steady (no dropping of
 // caches). Then all are removed (force), timed too. One engine at a time, barge first.
+//
+// Other work on the host moves MemAvailable too. So the memory given back on removal is measured
+// as well: when it disagrees with the memory taken on start (beyond the daemon's heap growth, which
+// removal does not give back), something else moved MemAvailable and the attempt is repeated (up to
+// 3 times; the most consistent attempt is kept and all are in the results file).
 import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
 import { pssKiB, rssKiB } from './lib/host.js';
@@ -34,8 +39,18 @@ const MiB = 1024;
 
 interface Result {
   startS: number; removeS: number; perContainerMiB: number; pssPerContainerMiB: number; daemonGrowthMiB: number;
+  /** Per container, from the memory given back on removal. */
+  returnedPerContainerMiB: number;
   before: number; after: number; afterRemove: number; steady: boolean; running: number;
 }
+
+/** Whether the memory taken on start and given back on removal tell the same story. */
+function consistent(r: Result): boolean {
+  const a = r.perContainerMiB;
+  const b = r.returnedPerContainerMiB;
+  return a > 0 && b > 0 && Math.abs(a - b) <= 0.15 + 0.2 * Math.max(a, b);
+}
+const inconsistency = (r: Result) => Math.abs(r.perContainerMiB - r.returnedPerContainerMiB);
 
 async function measure(ctx: BenchContext, e: Engine, n: number): Promise<Result> {
   await e.removeAllContainers();
@@ -73,11 +88,12 @@ async function measure(ctx: BenchContext, e: Engine, n: number): Promise<Result>
     const r: Result = {
       startS, removeS, running,
       perContainerMiB: (before.kib - after.kib) / n / MiB,
+      returnedPerContainerMiB: (afterRemove.kib - after.kib) / n / MiB,
       pssPerContainerMiB: pss / n / MiB,
       daemonGrowthMiB: (daemonAfter - daemonBefore) / MiB,
       before: before.kib, after: after.kib, afterRemove: afterRemove.kib, steady: before.steady && after.steady,
     };
-    ctx.log(`${e.label}: ${r.perContainerMiB.toFixed(2)} MiB/container (MemAvailable), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
+    ctx.log(`${e.label}: ${r.perContainerMiB.toFixed(2)} MiB/container (MemAvailable; ${r.returnedPerContainerMiB.toFixed(2)} given back on removal), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
     return r;
   } finally {
     for (const id of ids) await e.api.call('DELETE', `/containers/${id}?force=1`, undefined, [404]).catch(() => undefined);
@@ -88,7 +104,19 @@ export async function run(ctx: BenchContext): Promise<void> {
   const engines = await ctx.engines();
   const n = ctx.n(100, 20);
   const res = new Map<string, Result>();
-  for (const e of engines) res.set(e.kind, await measure(ctx, e, n));
+  const attempts: Record<string, Result[]> = {};
+  for (const e of engines) {
+    const tries: Result[] = (attempts[e.kind] = []);
+    for (let i = 0; i < 3; i++) {
+      const r = await measure(ctx, e, n);
+      tries.push(r);
+      if (consistent(r)) break;
+      if (i < 2) ctx.log(`${e.label}: memory taken (${r.perContainerMiB.toFixed(2)}) and given back (${r.returnedPerContainerMiB.toFixed(2)} MiB/container) disagree: other activity on the host; measuring again`);
+    }
+    const best = tries.find(consistent) ?? [...tries].sort((a, b) => inconsistency(a) - inconsistency(b))[0]!;
+    if (!consistent(best)) ctx.note(`${e.label}: host memory figure is noisy (other activity on the host): taken ${best.perContainerMiB.toFixed(2)}, given back ${best.returnedPerContainerMiB.toFixed(2)} MiB/container`);
+    res.set(e.kind, best);
+  }
   const get = (kind: string, f: (r: Result) => number) => { const r = res.get(kind); return r ? f(r) : null; };
   ctx.record({ metric: `start ${n} × \`sleep 3600\` one after another (API, bridge): total`, unit: 's', barge: get('barge', (r) => r.startS), docker: get('docker', (r) => r.startS) });
   ctx.record({ metric: 'host memory per idle container (MemAvailable Δ / N)', unit: 'MiB', barge: get('barge', (r) => r.perContainerMiB), docker: get('docker', (r) => r.perContainerMiB), target: { text: '≤ 2 MiB', max: 2 } });
@@ -98,7 +126,11 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.data('n', n);
   ctx.data('results', Object.fromEntries([...res].map(([k, r]) => [k, {
     startS: round(r.startS, 3), removeS: round(r.removeS, 3), running: r.running,
-    perContainerMiB: round(r.perContainerMiB, 3), pssPerContainerMiB: round(r.pssPerContainerMiB, 3), daemonRssGrowthMiB: round(r.daemonGrowthMiB, 1),
+    perContainerMiB: round(r.perContainerMiB, 3), returnedPerContainerMiB: round(r.returnedPerContainerMiB, 3), pssPerContainerMiB: round(r.pssPerContainerMiB, 3), daemonRssGrowthMiB: round(r.daemonGrowthMiB, 1),
     memAvailableKiB: { before: r.before, withContainers: r.after, afterRemoval: r.afterRemove }, steady: r.steady,
+    attempts: attempts[k]!.length,
   }])));
+  ctx.data('attempts', Object.fromEntries(Object.entries(attempts).map(([k, rs]) => [k, rs.map((r) => ({
+    perContainerMiB: round(r.perContainerMiB, 3), returnedPerContainerMiB: round(r.returnedPerContainerMiB, 3), startS: round(r.startS, 3), removeS: round(r.removeS, 3),
+  }))])));
 }
