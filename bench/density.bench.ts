@@ -11,6 +11,7 @@
 // 3 times; the most consistent attempt is kept and all are in the results file).
 import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
+import { abortSignal } from './lib/cleanup.js';
 import { pssKiB, rssKiB } from './lib/host.js';
 import { memAvailableKiB, median, round, sleep } from './lib/util.js';
 
@@ -96,7 +97,8 @@ async function measure(ctx: BenchContext, e: Engine, n: number): Promise<Result>
     ctx.log(`${e.label}: ${r.perContainerMiB.toFixed(2)} MiB/container (MemAvailable; ${r.returnedPerContainerMiB.toFixed(2)} given back on removal), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
     return r;
   } finally {
-    for (const id of ids) await e.api.call('DELETE', `/containers/${id}?force=1`, undefined, [404]).catch(() => undefined);
+    // Interrupted: the runner's teardown removes whatever is left.
+    if (!abortSignal.aborted) for (const id of ids) await e.api.call('DELETE', `/containers/${id}?force=1`, undefined, [404]).catch(() => undefined);
   }
 }
 

@@ -51,6 +51,8 @@ interface Live {
   removed: Array<() => void>;
   /** No runtime state left (runc state, mount, network, bundle): nothing to clean up. */
   clean: boolean;
+  /** A removal is under way: no start may begin. */
+  removing: boolean;
 }
 
 export interface CreateRequest extends ContainerConfig { HostConfig?: HostConfig; NetworkingConfig?: unknown }
@@ -82,7 +84,7 @@ export class ContainerService {
   private liveOf(id: string): Live {
     let l = this.live.get(id);
     if (!l) {
-      l = { conn: null, exitWaiters: [], pendingAttach: [], busy: Promise.resolve(), restartDelay: 100, stopping: false, removed: [], clean: true };
+      l = { conn: null, exitWaiters: [], pendingAttach: [], busy: Promise.resolve(), restartDelay: 100, stopping: false, removed: [], clean: true, removing: false };
       this.live.set(id, l);
     }
     return l;
@@ -210,7 +212,7 @@ export class ContainerService {
   }
 
   private async startLocked(c: ContainerRecord): Promise<void> {
-    if (c.State.Status === 'removing' || c.State.Dead) throw conflict(`container ${c.Id} is marked for removal and cannot be started`);
+    if (c.State.Status === 'removing' || c.State.Dead || this.liveOf(c.Id).removing) throw conflict(`container ${c.Id} is marked for removal and cannot be started`);
     if (c.State.Paused) throw conflict(`cannot start a paused container, try unpause instead`);
     if (c.State.Running && !c.State.Restarting) throw notModified();
     const l = this.liveOf(c.Id);
@@ -327,6 +329,7 @@ export class ContainerService {
   /** Restart policy and auto-remove after an exit nobody asked for. */
   private async afterExit(c: ContainerRecord): Promise<void> {
     const l = this.liveOf(c.Id);
+    if (l.removing) return;
     if (this.shouldRestart(c)) {
       const ranMs = Date.parse(c.State.FinishedAt) - Date.parse(c.State.StartedAt);
       if (ranMs > 10_000) l.restartDelay = 100;
@@ -443,6 +446,7 @@ export class ContainerService {
     const l = this.liveOf(c.Id);
     if (l.restartTimer) clearTimeout(l.restartTimer);
     l.restartTimer = undefined;
+    if (!c.State.Restarting) return;
     c.State = { ...c.State, Status: 'exited', Running: false, Restarting: false };
     this.store.save(c);
   }
@@ -514,35 +518,44 @@ export class ContainerService {
 
   async remove(ref: string, o: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const c = this.find(ref);
-    if (c.State.Status === 'removing') return;
-    if (c.State.Running && !c.State.Restarting) {
-      if (!o.force) {
-        throw conflict(c.State.Paused
-          ? `cannot remove container "${c.Name}": container is paused and must be unpaused first`
-          : `cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
-      }
-      const l = this.liveOf(c.Id);
-      l.stopping = true;
-      try {
-        await this.signal(c, 'SIGKILL').catch(() => undefined);
-        if (c.State.Paused) await this.runc.resume(c.Id).catch(() => undefined);
-        if (!(await this.waitExit(c.Id, 30_000))) {
-          // The monitor did not report the exit: settle it ourselves.
-          await this.runc.kill(c.Id, 'KILL', true).catch(() => undefined);
-          await this.onExit(c.Id, { exitCode: 137, signal: 9, finishedAt: new Date().toISOString() });
-        }
-      } finally { l.stopping = false; }
-    }
-    this.cancelRestart(c);
-    await this.locked(c.Id, async () => {
-      if (!this.store.get(c.Id)) return;
-      c.State = { ...c.State, Status: 'removing' };
-      this.store.save(c);
-      if (!this.liveOf(c.Id).clean) await this.cleanupRuntime(c);
-      await this.o.images.removeRootfs(c.Id);
-      this.store.delete(c);
-    });
     const l = this.liveOf(c.Id);
+    if (c.State.Status === 'removing' || l.removing) return;
+    if (c.State.Running && !c.State.Restarting && !o.force) {
+      throw conflict(c.State.Paused
+        ? `cannot remove container "${c.Name}": container is paused and must be unpaused first`
+        : `cannot remove container "${c.Name}": container is running: stop the container before removing or force remove`);
+    }
+    // From here no start (restart policy, API) may begin: it would race the removal.
+    l.removing = true;
+    try {
+      this.cancelRestart(c);
+      // Under the lock, so a start already under way has finished and its process is known.
+      await this.locked(c.Id, async () => {
+        if (!c.State.Running || c.State.Restarting) return;
+        l.stopping = true;
+        try {
+          await this.signal(c, 'SIGKILL').catch(() => undefined);
+          if (c.State.Paused) await this.runc.resume(c.Id).catch(() => undefined);
+          // onExit resolves the waiters before it queues its cleanup behind this lock.
+          if (!(await this.waitExit(c.Id, 30_000))) {
+            await this.runc.kill(c.Id, 'KILL', true).catch(() => undefined);
+            c.State = { ...c.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: 137, FinishedAt: new Date().toISOString() };
+            l.clean = false;
+          }
+        } finally { l.stopping = false; }
+      });
+      await this.locked(c.Id, async () => {
+        if (!this.store.get(c.Id)) return;
+        c.State = { ...c.State, Status: 'removing' };
+        this.store.save(c);
+        if (!l.clean) await this.cleanupRuntime(c);
+        await this.o.images.removeRootfs(c.Id);
+        this.store.delete(c);
+      });
+    } catch (e) {
+      l.removing = false;
+      throw e;
+    }
     this.live.delete(c.Id);
     this.event(c, 'destroy');
     for (const r of l.removed.splice(0)) r();

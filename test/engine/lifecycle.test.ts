@@ -91,7 +91,8 @@ test('logs -f follows until the container stops', async () => {
 
 test('pause and unpause freeze the processes', async () => {
   assert.equal(d.barge(['pause', 'web']).stdout, 'web\n');
-  assert.match(d.barge(['ps', '--filter', 'name=web', '--format', '{{.Status}}']).stdout, /\(Paused\)/);
+  const ps = d.barge(['ps', '-a', '--filter', 'name=web', '--format', '{{.Status}}']);
+  assert.match(ps.stdout, /\(Paused\)/, `ps: ${ps.stderr}\n${d.log().slice(-3000)}`);
   assert.equal(d.barge(['inspect', '-f', '{{.State.Status}}', 'web']).stdout, 'paused\n');
   const before = d.barge(['logs', 'web']).stdout;
   await sleep(700);
