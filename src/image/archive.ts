@@ -148,6 +148,20 @@ export async function gunzippedSize(content: ContentStore, blob: string): Promis
   return n;
 }
 
+/** sha256 of a gzip blob's uncompressed content (its diffID). */
+export async function gunzippedDigest(content: ContentStore, blob: string): Promise<string> {
+  const h = newDigester();
+  const raw = content.createReadStream(blob);
+  const gz = raw.pipe(createGunzip());
+  raw.on('error', (e) => gz.destroy(e));
+  try {
+    for await (const chunk of gz) h.update(chunk as Buffer);
+  } catch (e) {
+    throw invalid(`invalid layer ${blob}: ${(e as Error).message}`);
+  }
+  return 'sha256:' + h.digest('hex');
+}
+
 // ---- load ----
 
 /** An image found in an archive, ready for ImageService to unpack and record. */

@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { decompress } from '../snapshot/unpack.js';
 import { isMountPoint, mountsUnder } from '../snapshot/mount.js';
-import { gunzippedSize, markCompressedLayers, readImageArchive, writeImageArchive, type LayerSource, type SaveItem } from './archive.js';
+import { gunzippedDigest, gunzippedSize, markCompressedLayers, readImageArchive, writeImageArchive, type LayerSource, type SaveItem } from './archive.js';
 import { applyChanges } from './changes.js';
 
 export type { ImageRecord } from './store.js';
@@ -592,8 +592,19 @@ export class ImageService {
     const { chain, layers, diffIds, configDigest } = plan;
     for (let i = 0; i < chain.length; i++) {
       const name = chain[i]!;
-      if (this.snapshots.exists(name)) continue;
       const blob = layers[i]!.digest;
+      if (this.snapshots.exists(name)) {
+        // Already unpacked: still make sure the blob recorded for it is that layer.
+        if (!/gzip$/.test(layers[i]!.mediaType)) {
+          if (blob !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${blob}`);
+        } else if (!this.content.has(blob)) {
+          throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+        } else {
+          const got = await gunzippedDigest(this.content, blob);
+          if (got !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${got}`);
+        }
+        continue;
+      }
       if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
       const stream = this.content.createReadStream(blob);
       try {

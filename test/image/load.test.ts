@@ -187,7 +187,7 @@ describe('docker load', () => {
       // Kill while the archive is being read (a blob being ingested) or while the layer is being unpacked.
       const deadline = Date.now() + 60_000;
       for (;;) {
-        if (Date.now() > deadline) throw new Error(`never saw the ${phase} phase`);
+        if (Date.now() > deadline) throw new Error(`never saw the ${phase} phase: ${JSON.stringify(await Promise.race([pending, Promise.resolve('still loading')]))}`);
         const ingest = fs.readdirSync(path.join(d.dataRoot, 'content', 'ingest'));
         const unpack = fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('.tmp-import'));
         if (phase === 'reading' && ingest.some((n) => fs.statSync(path.join(d.dataRoot, 'content', 'ingest', n)).size > 20 << 20)) break;
