@@ -145,5 +145,5 @@ function packPath(src: string, name: string, keepOwner: boolean): Readable {
     }
   };
   walk(src, name).then(() => pack.finalize(), (e) => pack.destroy(e));
-  return pack;
+  return pack as unknown as Readable;
 }
