@@ -55,7 +55,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const med = (m: Map<Engine, number[]>, e?: Engine) => (e && m.get(e) ? median(m.get(e)!) : null);
   ctx.record({
     metric: `${fallbackNote ? '(fallback: docker CLI→barged) ' : ''}\`barge run --rm busybox true\` vs \`docker run --rm ...\`: median (n=${n})`,
-    unit: 'ms', barge: med(s1, barge), docker: med(s1, docker), target: { text: '≤ 0.4× Docker', maxRatio: 0.4 },
+    unit: 'ms', barge: med(s1, barge), docker: med(s1, docker), target: { text: '≤ 0.4× Docker', maxRatio: 0.4 }, uncertain: !!fallbackNote,
   });
   ctx.data('ownCli', {
     barge: { cli: fallbackNote ? 'docker CLI (fallback)' : 'barge CLI', argv: [...bargeCli!.argv, ...ARGS].join(' '), ...summary(s1.get(barge)!), samplesMs: s1.get(barge)!.map(Math.round) },

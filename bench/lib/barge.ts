@@ -40,7 +40,9 @@ export async function startBarge(run: RunDir, log: (s: string) => void, avoidSub
   const tail = () => { try { return fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n'); } catch { return ''; } };
 
   const stop = async () => {
-    try { await removeAll(api); } catch (e) { log(`barge: removing containers through the API failed: ${(e as Error).message}`); }
+    if (isAlive(child.pid ?? 0)) {
+      try { await removeAll(api); } catch (e) { log(`barge: removing containers through the API failed: ${(e as Error).message}`); }
+    }
     api.close();
     await terminate(child.pid ?? readPid(pidfile), 15_000);
     // Stragglers (a run that failed half-way): monitors, runc state, mounts, bridge, rules.

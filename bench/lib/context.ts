@@ -24,6 +24,8 @@ export interface Row {
   target?: Target;
   /** true/false once checked; null when it cannot be (no Docker for a ratio, no figure). */
   ok?: boolean | null;
+  /** The figure is not trustworthy (noise): its target is shown as unchecked ("?"). */
+  uncertain?: boolean;
   /** Shown under the table ("barge: fallback ..."). */
   note?: string;
 }

@@ -82,7 +82,9 @@ export async function startDocker(run: RunDir, dockerd: string, log: (s: string)
   };
 
   const stop = async () => {
-    try { await removeAll(api); } catch (e) { log(`docker: removing containers through the API failed: ${(e as Error).message}`); }
+    if (isAlive(child.pid ?? 0)) {
+      try { await removeAll(api); } catch (e) { log(`docker: removing containers through the API failed: ${(e as Error).message}`); }
+    }
     api.close();
     recordChains();
     await terminate(child.pid ?? readPid(pidfile), 20_000);
@@ -96,7 +98,7 @@ export async function startDocker(run: RunDir, dockerd: string, log: (s: string)
     cleanupIptablesForBridge(bridge);
     const note = removeDockerChains(run.state.dockerChains);
     if (note) log(`docker: ${note}`);
-    else run.update((s) => { s.dockerChains = []; });
+    run.update((s) => { s.dockerChains = []; });
     const policy = iptablesChains('filter').policies.FORWARD;
     if (before.filter.policies.FORWARD && policy !== before.filter.policies.FORWARD) sh('iptables', ['-w', '-P', 'FORWARD', before.filter.policies.FORWARD]);
   };

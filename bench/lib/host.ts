@@ -107,7 +107,9 @@ export function iptablesChains(table: string): { chains: string[]; policies: Rec
 /** Removes chains dockerd created in this run (and the jumps to them), unless another dockerd still runs. */
 export function removeDockerChains(chains: { table: string; chain: string }[]): string | null {
   if (chains.length === 0) return null;
-  const others = sh('pgrep', ['-x', 'dockerd']).stdout.split('\n').filter(Boolean).map(Number).filter(isAlive);
+  // Another live dockerd that manages iptables may be using them.
+  const others = sh('pgrep', ['-x', 'dockerd']).stdout.split('\n').filter(Boolean).map(Number)
+    .filter((p) => isAlive(p) && !/--iptables[= ]false/.test(cmdlineOf(p)));
   if (others.length) return `left DOCKER iptables chains in place: another dockerd is running (pid ${others.join(', ')})`;
   for (const table of [...new Set(chains.map((c) => c.table))]) {
     const mine = new Set(chains.filter((c) => c.table === table).map((c) => c.chain));

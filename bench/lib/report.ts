@@ -6,6 +6,7 @@ export function finishRow(r: Row): Row {
   let ok: boolean | null = null;
   if (r.target?.max !== undefined && r.barge !== null) ok = r.barge <= r.target.max;
   if (r.target?.maxRatio !== undefined) ok = ratio === null ? null : ratio <= r.target.maxRatio;
+  if (r.uncertain) ok = null;
   return { ...r, ratio, ok };
 }
 

@@ -26,7 +26,7 @@ import { Runc, runcMessage } from './runtime.js';
 import type { ImageProvider, NetworkProvider } from './deps.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, ContainerState } from './types.js';
 import { specToJson } from '../runtime/spec.js';
-import { makeSpec, signalNumber, oomKilled, cgroupPathFor, removeCgroup } from './spec.js';
+import { makeSpec, adaptHostConfig, signalNumber, oomKilled, cgroupPathFor, removeCgroup } from './spec.js';
 
 export interface ContainerServiceOptions {
   dataRoot: string;
@@ -115,6 +115,7 @@ export class ContainerService {
     const hc: HostConfig = { ...(body.HostConfig ?? {}) };
     const warnings: string[] = [];
     validateHostConfig(hc, body);
+    warnings.push(...adaptHostConfig(hc));
     const ic = image.config;
 
     const config: ContainerConfig = { ...body };
@@ -122,9 +123,13 @@ export class ContainerService {
     delete (config as CreateRequest).NetworkingConfig;
     // Image defaults, as Docker merges them.
     config.Env = mergeEnv(ic.Env ?? [], body.Env ?? []);
-    if (!body.Entrypoint && !(body.Entrypoint === null) && ic.Entrypoint) config.Entrypoint = ic.Entrypoint;
-    if (body.Entrypoint && body.Entrypoint.length === 0) config.Entrypoint = null;
-    if ((!body.Cmd || body.Cmd.length === 0) && !body.Entrypoint) config.Cmd = ic.Cmd ?? null;
+    // moby's merge: no user entrypoint (null or absent) takes the image's, and then a missing Cmd
+    // takes the image's too; an explicit empty one ([] or [""], `--entrypoint ""`) resets it.
+    const ep = body.Entrypoint;
+    const epReset = Array.isArray(ep) && (ep.length === 0 || (ep.length === 1 && ep[0] === ''));
+    const userEp = Array.isArray(ep) && !epReset;
+    config.Entrypoint = userEp ? ep : epReset ? null : (ic.Entrypoint ?? null);
+    if (!body.Cmd || body.Cmd.length === 0) config.Cmd = userEp ? null : (ic.Cmd ?? null);
     if (!config.WorkingDir) config.WorkingDir = ic.WorkingDir ?? '';
     if (!config.User) config.User = ic.User ?? '';
     config.Labels = { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) };
@@ -708,7 +713,6 @@ function validateHostConfig(hc: HostConfig, body: CreateRequest): void {
   }
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB');
   if (hc.Memory !== undefined && hc.Memory < 0) throw invalid('invalid memory limit: it must not be negative');
-  if (hc.NanoCpus !== undefined && hc.NanoCpus < 0) throw invalid('Range of CPUs is from 0.01 to the number of CPUs available');
   if (hc.NanoCpus && (hc.CpuQuota || hc.CpuPeriod)) throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (hc.MemorySwap !== undefined && hc.MemorySwap > 0 && hc.Memory && hc.MemorySwap < hc.Memory) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   if (hc.CpuShares !== undefined && hc.CpuShares < 0) throw invalid('invalid CPU shares: it must not be negative');

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
-import { buildSpec, type DockerConfig, type DockerHostConfig, type OciSpec } from '../runtime/spec.js';
+import { buildSpec, checkHostConfig, DEFAULT_SHM_SIZE, type DockerConfig, type DockerHostConfig, type OciSpec } from '../runtime/spec.js';
 import { resolveUser, withHome } from '../runtime/user.js';
 import { probeHost } from '../runtime/host.js';
 import { cgroupsPathFor, readCgroupStats, readOomEvidence, listCgroupPids, removeCgroup as rmCgroup, readSystemCpuUsage } from '../runtime/cgroups.js';
@@ -23,6 +23,18 @@ export function oomKilled(cgroupsPath: string): boolean {
 
 export function removeCgroup(cgroupsPath: string): void {
   void rmCgroup(cgroupsPath).catch(() => undefined);
+}
+
+/**
+ * A new container's HostConfig, as dockerd treats it at create: checked against this host (throws Docker's
+ * errors), given the defaults dockerd stores (MemorySwap twice Memory, ShmSize 64 MiB: `inspect` shows them),
+ * and the warnings `docker create` prints returned.
+ */
+export function adaptHostConfig(hc: ContainerRecord['HostConfig']): string[] {
+  const warnings = checkHostConfig(hc as DockerHostConfig, probeHost());
+  if ((hc.Memory ?? 0) > 0 && !hc.MemorySwap) hc.MemorySwap = hc.Memory! * 2;
+  if (!hc.ShmSize) hc.ShmSize = DEFAULT_SHM_SIZE;
+  return warnings;
 }
 
 export interface MakeSpecInput { rootfs: string; netnsPath?: string; networkMode: 'bridge' | 'none' | 'host' }

@@ -111,7 +111,7 @@ export function parseDaemonArgs(argv: string[]): { config: DaemonConfig; help: b
     flags.push([name, value]);
   }
   // The config file named on the command line (or the default) is read first; flags win.
-  const cfgFlag = flags.find(([n]) => n === 'config-file');
+  const cfgFlag = flags.filter(([n]) => n === 'config-file').pop();   // the last one wins, as for every flag
   const configFile = cfgFlag ? String(cfgFlag[1]) : DEFAULTS.configFile;
   const config: DaemonConfig = { ...DEFAULTS, hosts: [], logOpts: {}, insecureRegistries: [], configFile };
   if (fs.existsSync(configFile)) applyFile(config, configFile);

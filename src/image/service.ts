@@ -184,11 +184,22 @@ const initKey = (containerId: string) => `${containerId}-init`;
  *       await images.changes(containerId)                              // docker diff
  *       await images.removeRootfs(containerId)                         // docker rm
  *  3. `tag` adds references; `remove` untags and deletes as `docker rmi` does (conflicts when a
- *     container uses the image, unless forced), then releases layers and blobs no image needs.
+ *     container uses the image or it has child images, unless forced), then releases layers and blobs
+ *     no image needs; `prune` removes dangling (or all unused) images.
+ *  4. Archives and containers become images, all through the same plan -> unpack -> record steps:
+ *       for await (const chunk of images.saveArchive(images.planSave(['busybox']))) ...  // docker save
+ *       await images.loadArchive(body)              // docker load: docker-archive or OCI layout
+ *       await images.importRootfs(body, { tags, changes: ['CMD ["sh"]'] })            // docker import
+ *       await images.commit(containerId, { imageId, config, tags })      // docker commit: diff layer
+ *  5. A container's files from the host (export, cp, stat): `withRootfs(id, mountedAt, fn)` gives `fn`
+ *     the merged rootfs, the running container's mount or a private one; starts wait meanwhile.
  *
  * Crash safety: each store writes atomically and cleans its temporary files at open; records are
- * written after what they point to, and removed before it. `open` then re-unpacks layers an image
- * lacks (from its blobs) and collects snapshots no image or container needs.
+ * written after what they point to, and removed before it. A load, import or commit writes its blobs,
+ * then unpacks every layer, and records the images last, so a kill -9 leaves no visible image. `open`
+ * then re-unpacks layers an image lacks (from its blobs), collects snapshots no image or container
+ * needs, deletes blobs no image needs (every blob in the content store belongs to some image), and
+ * unmounts and removes the private rootfs mounts of `withRootfs` (`<dataRoot>/mnt`).
  */
 export class ImageService {
   private readonly leases = new Map<string, number>();
@@ -860,7 +871,7 @@ export class ImageService {
   /**
    * `docker image prune`: removes dangling images (no tag), or with `all` every image no container
    * uses, as moby does: untagged images with children are kept, images used by a container are skipped
-   * (their removal conflicts), `until` and label filters narrow the set. Returns Docker's report.
+   * whole, `until` and label filters narrow the set. Returns Docker's report.
    */
   async prune(o: PruneOptions = {}): Promise<{ ImagesDeleted: DeleteResponseItem[] | null; SpaceReclaimed: number }> {
     const sizes = new Map(this.snapshots.list().map((sn) => [sn.name, sn.size] as const));
@@ -872,6 +883,9 @@ export class ImageService {
     });
     for (const img of candidates) {
       if (!this.store.has(img.id)) continue;
+      // An image a container uses keeps all its tags (as Docker's containerd image store does; the
+      // graphdriver one untags all but the last).
+      if (userOf(this.inUse(img.id))) continue;
       const refs = this.store.refsOf(img.id);
       try {
         if (refs.length > 0) {
@@ -1008,7 +1022,10 @@ export class ImageService {
 
   /** Deletes the container's layers (unmount first), then layers of deleted images no one needs. */
   async removeRootfs(containerId: string): Promise<void> {
-    if (this.snapshots.exists(containerId)) await this.snapshots.remove(containerId);
+    // Waits for a withRootfs in progress (an export or cp of a stopped container) to finish.
+    await this.lockRootfs(containerId, async () => {
+      if (this.snapshots.exists(containerId)) await this.snapshots.remove(containerId);
+    });
     if (this.snapshots.exists(initKey(containerId))) await this.snapshots.remove(initKey(containerId));
     await this.gc();
   }

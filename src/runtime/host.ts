@@ -41,6 +41,9 @@ export interface HostInfo {
   netSysctls: { pingGroupRange: boolean; unprivilegedPortStart: boolean };
   machineMemory: number;
   ncpu: number;
+  /** The CPUs and memory nodes containers may use (Docker's sysinfo.Cpus/Mems), e.g. "0-1", "0". */
+  cpusetCpus?: string;
+  cpusetMems?: string;
 }
 
 const LIMIT_NAMES: Record<string, RlimitType> = {
@@ -73,6 +76,17 @@ const NATIVE_ARCH: Record<string, string> = {
 
 function exists(p: string): boolean {
   try { fs.accessSync(p); return true; } catch { return false; }
+}
+
+/** The first non-empty first line among these files (undefined if none). */
+function firstLine(files: readonly string[]): string | undefined {
+  for (const f of files) {
+    try {
+      const v = fs.readFileSync(f, 'utf8').split('\n')[0]!.trim();
+      if (v) return v;
+    } catch { /* next */ }
+  }
+  return undefined;
 }
 
 function possibleCpus(): number[] {
@@ -149,6 +163,8 @@ export function probeHost(refresh = false): HostInfo {
     },
     machineMemory: os.totalmem(),
     ncpu: os.cpus().length || 1,
+    cpusetCpus: firstLine(['/sys/fs/cgroup/cpuset/cpuset.effective_cpus', '/sys/fs/cgroup/cpuset/cpuset.cpus', '/sys/fs/cgroup/cpuset.cpus.effective', '/sys/devices/system/cpu/online']),
+    cpusetMems: firstLine(['/sys/fs/cgroup/cpuset/cpuset.effective_mems', '/sys/fs/cgroup/cpuset/cpuset.mems', '/sys/fs/cgroup/cpuset.mems.effective', '/sys/devices/system/node/online']),
   };
   return cached;
 }

@@ -322,7 +322,7 @@ export function validateResources(hc: DockerHostConfig, host: HostFacts): { reso
   if (nano > 0 && !f.cpuCfs) throw invalid('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
   const ncpu = host.ncpu ?? 1;
   if (nano !== 0 && (nano < 0 || nano > ncpu * 1e9)) {
-    throw invalid(`range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+    throw invalid(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   }
   if ((r.CpuShares ?? 0) < 0) throw invalid(`invalid CPU shares (${r.CpuShares}): value must be a positive integer`);
   if ((r.CpuShares ?? 0) > 0 && !f.cpuShares) {
@@ -341,8 +341,13 @@ export function validateResources(hc: DockerHostConfig, host: HostFacts): { reso
     warnings.push('Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.');
     r.CpusetCpus = ''; r.CpusetMems = '';
   }
-  for (const [name, v] of [['cpus', r.CpusetCpus], ['mems', r.CpusetMems]] as const) {
-    if (v && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) throw invalid(`Invalid value ${v} for cpuset ${name}`);
+  const cpusets = [['cpus', r.CpusetCpus, host.cpusetCpus, 'CPUs'], ['mems', r.CpusetMems, host.cpusetMems, 'memory nodes']] as const;
+  for (const [name, v, available, what] of cpusets) {
+    if (!v) continue;
+    const asked = parseUintList(v);
+    if (!asked) throw invalid(`Invalid value ${v} for cpuset ${name}: invalid format: ${v}`);
+    const have = available ? parseUintList(available) : undefined;
+    if (have && [...asked].some((n) => !have.has(n))) throw invalid(`Requested ${what} are not available - requested ${v}, available: ${available}`);
   }
   const weight = r.BlkioWeight ?? 0;
   if (weight > 0 && !f.blkioWeight) {
@@ -355,6 +360,20 @@ export function validateResources(hc: DockerHostConfig, host: HostFacts): { reso
   }
   if ((r.ShmSize ?? 0) < 0) throw invalid('SHM size can not be less than 0');
   return { resources: r, warnings };
+}
+
+/** moby's parsers.ParseUintList: "0-3,5" → {0,1,2,3,5}; undefined when malformed. */
+function parseUintList(v: string): Set<number> | undefined {
+  const out = new Set<number>();
+  for (const part of v.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) return undefined;
+    for (let i = a; i <= b && i - a < 65536; i++) out.add(i);
+  }
+  return out;
 }
 
 function memoryResources(r: DockerHostConfig): OciMemory | undefined {
@@ -445,6 +464,27 @@ function depth(p: string): number {
 
 const NS_MODE = /^(|host|private|shareable|none|container:.+)$/;
 
+function capabilityWarning(dropped: readonly string[]): string {
+  return `This host cannot grant ${dropped.join(', ')} (not in its capability bounding set): the container runs without ${dropped.length > 1 ? 'them' : 'it'}`;
+}
+
+// ---- create-time checks ------------------------------------------------------------------------------
+
+/**
+ * What dockerd checks when a container is created, before anything exists: the resources, capabilities,
+ * ulimits and security options of a HostConfig, against this host. Throws invalid-argument errors with
+ * Docker's messages; returns the warnings `docker create` prints (limits this host cannot apply, and how
+ * buildSpec will adjust them at start).
+ */
+export function checkHostConfig(hc: DockerHostConfig, host: HostFacts): string[] {
+  const warnings = [...validateResources(hc, host).warnings];
+  parseSecurityOpts(hc.SecurityOpt);
+  const capResult = effectiveCapabilities({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: !!hc.Privileged, hostBounding: host.capabilities });
+  if (capResult.dropped.length) warnings.push(capabilityWarning(capResult.dropped));
+  clampRlimits(ulimitsToRlimits(hc.Ulimits), host.rlimits, warnings, new Set());
+  return warnings;
+}
+
 // ---- buildSpec ---------------------------------------------------------------------------------------
 
 export function buildSpec(input: BuildSpecInput): BuildSpecResult {
@@ -485,9 +525,7 @@ export function buildSpec(input: BuildSpecInput): BuildSpecResult {
   // -- capabilities
   const capResult = effectiveCapabilities({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged, hostBounding: host.capabilities });
   const caps = capResult.caps;
-  if (capResult.dropped.length) {
-    warnings.push(`This host cannot grant ${capResult.dropped.join(', ')} (not in its capability bounding set): the container runs without ${capResult.dropped.length > 1 ? 'them' : 'it'}`);
-  }
+  if (capResult.dropped.length) warnings.push(capabilityWarning(capResult.dropped));
 
   // -- process
   let args = [...input.args];

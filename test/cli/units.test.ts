@@ -219,8 +219,8 @@ test('--security-opt and systempaths=unconfined', () => {
   assert.throws(() => parseSecurityOpts(['seccomp=/nope.json'], read), { message: 'opening seccomp profile (/nope.json) failed: open /nope.json: no such file or directory' });
   files['/bad.json'] = '{nope';
   assert.throws(() => parseSecurityOpts(['seccomp=/bad.json'], read), /^Error: compacting json for seccomp profile \(\/bad.json\) failed/);
-  assert.throws(() => parseSecurityOpts(['label']), { message: 'invalid --security-opt: "label"' });
-  assert.throws(() => parseSecurityOpts(['label=']), { message: 'invalid --security-opt: "label="' });
+  assert.throws(() => parseSecurityOpts(['label']), { message: 'Invalid --security-opt: "label"' });
+  assert.throws(() => parseSecurityOpts(['label=']), { message: 'Invalid --security-opt: "label="' });
   assert.deepEqual(parseSystemPaths(['systempaths=unconfined', 'label=disable']), { securityOpts: ['label=disable'], maskedPaths: [], readonlyPaths: [] });
   assert.deepEqual(parseSystemPaths(['label=disable']), { securityOpts: ['label=disable'] });
 });

@@ -5,7 +5,9 @@ Usage: pty.py ROWS COLS -- COMMAND [ARG...]   (the script, a JSON list of steps,
 
 Steps, run in order:
   {"send": "text"}                       write to the terminal (\\r for Enter, \\x03 for Ctrl-C)
-  {"expect": "regex", "timeout": 10}     wait until the output since the last match matches
+  {"expect": "regex", "timeout": 10}     wait until the output since the last match matches;
+      with "poke": "text", "every": 0.5      ... writing text now and again meanwhile (e.g. a command whose
+                                             answer only comes once the other side is ready)
   {"resize": [rows, cols]}               set the terminal size (TIOCSWINSZ) and send SIGWINCH to the command
   {"until": ["cmd", "arg"], "timeout": 10}  run a host command every 50 ms until it exits 0
   {"sleep": 0.2}
@@ -92,7 +94,11 @@ def main():
             elif 'expect' in step:
                 rx = re.compile(step['expect'])
                 deadline = time.monotonic() + step.get('timeout', 10)
+                poke_at = time.monotonic()
                 while True:
+                    if 'poke' in step and time.monotonic() >= poke_at:
+                        os.write(master, step['poke'].encode())
+                        poke_at = time.monotonic() + step.get('every', 0.5)
                     m = rx.search(out.decode('utf-8', 'replace'), pos)
                     if m:
                         pos = m.end()
@@ -101,7 +107,7 @@ def main():
                     if left <= 0:
                         raise RuntimeError(f'timed out waiting for /{step["expect"]}/')
                     if open_:
-                        open_ = pump(min(left, 0.1))
+                        open_ = pump(min(left, 0.05))
                     else:
                         raise RuntimeError(f'the terminal closed before /{step["expect"]}/ appeared')
             elif 'resize' in step:

@@ -188,6 +188,17 @@ describe('images through the docker CLI', () => {
     assert.deepEqual(r.body.Volumes, []);
     const out = ok(['system', 'df']);
     assert.match(out, /^Images\s+\d+\s+1\s/m);
+    // prune -a keeps what a container uses.
+    ok(['tag', 'busybox', 'unused:1']);
+    ok(['run', '--name', 'dfu', '--network', 'none', 'busybox', 'sh', '-c', 'echo u > /u']);
+    ok(['commit', 'dfu', 'unused:2']);
+    ok(['rm', 'dfu']);
+    const pruned = ok(['image', 'prune', '-af']);
+    assert.match(pruned, /untagged: unused:2/);
+    assert.doesNotMatch(pruned, /busybox|unused:1/, 'an image a container uses keeps all its tags');
+    assert.equal(d.docker(['image', 'inspect', 'busybox']).code, 0, 'busybox, used by dfc, is kept');
+    ok(['rmi', 'unused:1']);
+    assert.equal(d.docker(['image', 'inspect', 'unused:2']).code, 1);
     ok(['rm', 'dfc']);
   });
 

@@ -161,10 +161,10 @@ describe('docker load', () => {
     const bb = fs.readFileSync('/bin/busybox');
     const h = createHash('sha256');
     const parts: Buffer[] = [];
+    const chunk = randomBytes(1 << 20);
     const layerChunks = function* (): Generator<Buffer> {
       yield tarHeader({ name: 'bin/busybox', type: 'file', mode: 0o755 }, bb.length); yield bb; yield tarPadding(bb.length);
       yield tarHeader({ name: 'big', type: 'file' }, size);
-      const chunk = randomBytes(1 << 20);
       for (let i = 0; i < size; i += chunk.length) yield chunk;
       yield TAR_END;
     };

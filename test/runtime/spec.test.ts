@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  buildSpec, specToJson, mergeTmpfsOptions, parseSecurityOpts, DEFAULT_NOFILE, type BuildSpecInput, type DockerHostConfig,
+  buildSpec, checkHostConfig, specToJson, mergeTmpfsOptions, parseSecurityOpts, DEFAULT_NOFILE, type BuildSpecInput, type DockerHostConfig,
   type HostFacts, type OciSeccomp,
 } from '../../src/runtime/spec.js';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capsToMask } from '../../src/runtime/capabilities.js';
@@ -177,7 +177,7 @@ test('resources: memory, swap, cpus, shares, cpuset, pids, blkio, oom', () => {
   r = build({ CpuPeriod: 50000, CpuQuota: 25000 }).spec.linux.resources!;
   assert.deepEqual(r.cpu, { period: 50000, quota: 25000 });
   throwsInvalid(() => build({ NanoCpus: 1e9, CpuQuota: 50000 }), /Nano CPUs and CPU Quota/);
-  throwsInvalid(() => build({ NanoCpus: 3e9 }), /range of CPUs is from 0.01 to 2.00/);
+  throwsInvalid(() => build({ NanoCpus: 3e9 }), /Range of CPUs is from 0.01 to 2.00/);
 
   assert.deepEqual(build({ PidsLimit: 100 }).spec.linux.resources!.pids, { limit: 100 });
   assert.deepEqual(build({ PidsLimit: 0 }).spec.linux.resources!.pids, { limit: -1 });
@@ -335,4 +335,22 @@ test('seccomp: unconfined, custom profiles (JSON and file), errors', () => {
   throwsInvalid(() => build({ SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW","architectures":["x"],"archMap":[{"architecture":"x","subArchitectures":[]}]}'] }),
     /both 'architectures' and 'archMap'/);
   assert.equal(build({ SecurityOpt: ['seccomp={}'] }).spec.linux.seccomp, undefined);
+});
+
+test('checkHostConfig: create-time errors and the warnings docker create prints', () => {
+  assert.deepEqual(checkHostConfig({}, HOST), []);
+  assert.deepEqual(checkHostConfig({ Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }] }, HOST), []);
+  assert.deepEqual(checkHostConfig({ Ulimits: [{ Name: 'nofile', Soft: 99999, Hard: 99999 }] }, HOST),
+    ["ulimit nofile=99999:99999 exceeds this host's hard limit (20000): using 20000:20000"]);
+  assert.deepEqual(checkHostConfig({ Privileged: true }, HOST),
+    ['This host cannot grant CAP_SYS_RESOURCE (not in its capability bounding set): the container runs without it']);
+  throwsInvalid(() => checkHostConfig({ NanoCpus: -1 }, HOST), /^Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available$/);
+  throwsInvalid(() => checkHostConfig({ CapAdd: ['NOPE'] }, HOST), /unknown capability: "CAP_NOPE"/);
+  throwsInvalid(() => checkHostConfig({ SecurityOpt: ['bogus'] }, HOST), /invalid --security-opt/);
+  throwsInvalid(() => checkHostConfig({ Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 5 }] }, HOST), /soft limit must be less than or equal to hard limit/);
+  const cpus = { ...HOST, cpusetCpus: '0-1', cpusetMems: '0' };
+  assert.deepEqual(checkHostConfig({ CpusetCpus: '0,1', CpusetMems: '0' }, cpus), []);
+  throwsInvalid(() => checkHostConfig({ CpusetCpus: 'abc' }, cpus), /^Invalid value abc for cpuset cpus: invalid format: abc$/);
+  throwsInvalid(() => checkHostConfig({ CpusetCpus: '1-3' }, cpus), /^Requested CPUs are not available - requested 1-3, available: 0-1$/);
+  throwsInvalid(() => checkHostConfig({ CpusetMems: '1' }, cpus), /^Requested memory nodes are not available - requested 1, available: 0$/);
 });

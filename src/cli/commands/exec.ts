@@ -1,7 +1,7 @@
 // barge exec: run a command in a running container.
 import type { Cli } from '../cli.js';
 import { demux } from '../client.js';
-import { detachSequence } from '../lib/attach.js';
+import { detachSequence, makeRaw } from '../lib/attach.js';
 import { readEnvFiles } from '../lib/units.js';
 
 const FLAGS = [
@@ -40,7 +40,7 @@ export default async function exec(cli: Cli, argv: string[]): Promise<number> {
   if (tty) socket.on('data', (b: Buffer) => { process.stdout.write(b); });
   else socket.on('data', demux((s, d) => (s === 2 ? process.stderr : process.stdout).write(d)));
   let restore = () => {};
-  if (tty && interactive && process.stdin.isTTY) { process.stdin.setRawMode(true); restore = () => process.stdin.setRawMode(false); }
+  if (tty && interactive && process.stdin.isTTY) restore = makeRaw();
   if (tty && process.stdout.isTTY) {
     const resize = () => void client.post(`/exec/${Id}/resize`, undefined, { h: process.stdout.rows, w: process.stdout.columns }).catch(() => undefined);
     process.stdout.on('resize', resize);

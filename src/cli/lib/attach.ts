@@ -1,5 +1,6 @@
 // Attaching the terminal to a container (run, start -a, attach): the hijacked stream, raw TTY mode,
 // window size, detach keys, signal forwarding, and the exit code at the end.
+import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { Cli } from '../cli.js';
 import { demux } from '../client.js';
@@ -35,6 +36,17 @@ export function detachSequence(spec: string | undefined): number[] {
   return out;
 }
 
+/**
+ * Put the terminal (stdin) in raw mode as Docker does (moby/term MakeRaw). libuv's raw mode keeps output
+ * post-processing (ONLCR), so the container's own "\r\n" would reach the screen as "\r\r\n": turn OPOST
+ * off too. Returns the function that restores the terminal (libuv saved its original settings).
+ */
+export function makeRaw(): () => void {
+  process.stdin.setRawMode(true);
+  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  return () => { try { process.stdin.setRawMode(false); } catch { /* closed */ } };
+}
+
 /** Attach (and optionally start), stream until the container's output ends; return its exit code. */
 export async function attachAndWait(cli: Cli, c: { Id: string; Config: { Tty?: boolean; OpenStdin?: boolean } }, o: AttachOptions): Promise<number> {
   const id = c.Id;
@@ -60,20 +72,19 @@ export async function attachAndWait(cli: Cli, c: { Id: string; Config: { Tty?: b
   if (tty) socket.on('data', (b: Buffer) => { process.stdout.write(b); });
   else socket.on('data', demux((s, d) => write(s, d)));
 
+  // Raw mode before the start, as Docker does, so the container's first output meets the terminal ready.
+  if (tty && stdinIsTTY && o.stdin) restore = makeRaw();
   if (o.start) {
     try {
       await client.post(`/containers/${id}/start`);
     } catch (e) {
+      restore();
       socket.destroy();
       if (waitP && o.autoRemove) await waitP.catch(() => undefined);
       throw e;
     }
   }
 
-  if (tty && stdinIsTTY && o.stdin) {
-    process.stdin.setRawMode(true);
-    restore = () => { try { process.stdin.setRawMode(false); } catch { /* closed */ } };
-  }
   if (tty && process.stdout.isTTY) {
     const resize = () => {
       const h = process.stdout.rows; const w = process.stdout.columns;

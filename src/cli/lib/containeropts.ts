@@ -77,7 +77,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   l('sysctl', 'Sysctl options', { typeName: 'map' }),
   l('tmpfs', 'Mount a tmpfs directory'),
   b('tty', 'Allocate a pseudo-TTY', { short: 't' }),
-  l('ulimit', 'Ulimit options', { typeName: 'ulimit' }),
+  l('ulimit', 'Ulimit options', { typeName: 'ulimit', parse: (v) => { u.parseUlimit(v); return v; } }),
   s('user', 'Username or UID (format: <name|uid>[:<group|gid>])', { short: 'u' }),
   s('userns', 'User namespace to use'),
   s('uts', 'UTS namespace to use'),

@@ -705,7 +705,7 @@ export function parseSecurityOpts(opts: readonly string[], readFile: (p: string)
       k = sep < 0 ? opt : opt.slice(0, sep);
     }
     const v = sep < 0 ? '' : opt.slice(sep + 1);
-    if ((sep < 0 || v === '') && k !== 'no-new-privileges') throw new Error(`invalid --security-opt: ${goQuote(opt)}`);
+    if ((sep < 0 || v === '') && k !== 'no-new-privileges') throw new Error(`Invalid --security-opt: ${goQuote(opt)}`);
     if (k === 'seccomp' && v !== 'builtin' && v !== 'unconfined') {
       let content: string;
       try { content = readFile(v); } catch (e) {
