@@ -88,6 +88,8 @@ test('two bridge containers reach each other and the gateway; detach leaves noth
     await f.svc.detach(b);
     await f.svc.detach(b);  // idempotent
     for (const att of [A, B]) {
+      // The veth goes with its namespace, which the kernel destroys in the background.
+      for (let i = 0; i < 60 && linkExists(att.hostVeth!); i++) await new Promise((r) => setTimeout(r, 50));
       assert.equal(linkExists(att.hostVeth!), false, `${att.hostVeth} still exists`);
       assert.equal(fs.existsSync(att.netnsPath!), false);
       assert.ok(!sh('ip', ['-o', 'link']).out.includes(att.hostVeth!));
@@ -190,6 +192,7 @@ test('open removes the endpoints of containers that are gone, and stray leftover
       assert.equal(fs.existsSync(gonePath), false, gonePath);
       assert.ok(!mounts().includes(gonePath));
     }
+    for (let i = 0; i < 60 && linkExists(G.hostVeth!); i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(linkExists(G.hostVeth!), false);
     assert.equal(linkExists(strayVeth), false);
     assert.deepEqual(bridgePorts(f.opts.bridge), [K.hostVeth]);
