@@ -374,7 +374,7 @@ export class ContainerService {
     const id = c.Id;
     // The three are independent: run them together (each is a process spawn or a kernel wait).
     await Promise.all([
-      this.runc.delete(id, true).catch((e) => log.warn('runc delete', { error: messageOf(e) })),
+      (c.State.Running ? this.runc.delete(id, true) : this.runc.deleteStopped(id)).catch((e) => log.warn('runc delete', { error: messageOf(e) })),
       this.o.images.unmountRootfs(this.rootfsDir(id)).catch((e) => log.warn('unmount rootfs', { error: messageOf(e) })),
       this.o.network.detach(id).catch((e) => log.warn('network detach', { error: messageOf(e) })),
     ]);
