@@ -5,22 +5,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startDaemon, hostLeftovers, type TestDaemon } from '../helpers/daemon.js';
+import { sleep, until } from '../helpers/engine.js';
 
 let d: TestDaemon;
 before(async () => { d = await startDaemon(); });
 after(async () => { await d?.cleanup(); });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('run --rm prints the output and leaves no container', () => {
   const r = d.barge(['run', '--rm', 'busybox', 'echo', 'hello', 'world']);

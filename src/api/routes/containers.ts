@@ -9,6 +9,7 @@ import { listContainers, summary } from '../../container/list.js';
 import { readLogs } from '../../container/logs.js';
 import { containerStats, containerTop } from '../../container/spec.js';
 import { hijack, frame, RAW_STREAM, MULTIPLEXED_STREAM } from '../hijack.js';
+import { parseDetachKeys as parseKeys, DEFAULT_DETACH_KEYS } from '../../lib/detachkeys.js';
 import { type Router, type Ctx, readJsonBody, sendJson, sendNoContent, qBool, qInt, qFilters, compareVersions } from '../router.js';
 import type { ContainerRecord } from '../../container/types.js';
 
@@ -263,27 +264,11 @@ async function attachContainer(ctx: Ctx, cs: ContainerService, c: ContainerRecor
   sock.on('close', cancel);
 }
 
-const DEFAULT_DETACH = Buffer.from([16, 17]); // ctrl-p, ctrl-q
+const DEFAULT_DETACH = Buffer.from(parseKeys(DEFAULT_DETACH_KEYS));
 
 export function parseDetachKeys(spec: string | undefined): Buffer {
   if (spec === undefined || spec === '') return DEFAULT_DETACH;
-  const out: number[] = [];
-  for (const part of spec.split(',')) {
-    const p = part.trim().toLowerCase();
-    if (p.length === 1) { out.push(p.charCodeAt(0)); continue; }
-    const m = /^ctrl-(.+)$/.exec(p);
-    if (!m) throw invalid(`Invalid detach keys (${spec}) provided`);
-    const k = m[1]!;
-    if (k.length === 1 && k >= 'a' && k <= 'z') out.push(k.charCodeAt(0) - 96);
-    else if (k === '@') out.push(0);
-    else if (k === '[') out.push(27);
-    else if (k === '\\') out.push(28);
-    else if (k === ']') out.push(29);
-    else if (k === '^') out.push(30);
-    else if (k === '_') out.push(31);
-    else throw invalid(`Invalid detach keys (${spec}) provided`);
-  }
-  return Buffer.from(out);
+  try { return Buffer.from(parseKeys(spec)); } catch { throw invalid(`Invalid detach keys (${spec}) provided`); }
 }
 
 /** Copy between a hijacked client connection and a monitor connection. */

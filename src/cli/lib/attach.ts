@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import type { Cli } from '../cli.js';
 import { demux } from '../client.js';
+import { parseDetachKeys, DEFAULT_DETACH_KEYS } from '../../lib/detachkeys.js';
 
 export interface AttachOptions {
   stdin: boolean;
@@ -17,23 +18,9 @@ export interface AttachOptions {
   stderr?: boolean;
 }
 
-const DEFAULT_DETACH = [16, 17];
-
+/** The detach sequence: the given keys, or Docker's default ctrl-p,ctrl-q. */
 export function detachSequence(spec: string | undefined): number[] {
-  if (!spec) return DEFAULT_DETACH;
-  const out: number[] = [];
-  for (const p of spec.split(',').map((s) => s.trim().toLowerCase())) {
-    if (p.length === 1) out.push(p.charCodeAt(0));
-    else if (/^ctrl-[a-z]$/.test(p)) out.push(p.charCodeAt(5) - 96);
-    else if (p === 'ctrl-@') out.push(0);
-    else if (p === 'ctrl-[') out.push(27);
-    else if (p === 'ctrl-\\') out.push(28);
-    else if (p === 'ctrl-]') out.push(29);
-    else if (p === 'ctrl-^') out.push(30);
-    else if (p === 'ctrl-_') out.push(31);
-    else throw new Error(`Invalid detach keys (${spec}) provided`);
-  }
-  return out;
+  return parseDetachKeys(spec || DEFAULT_DETACH_KEYS);
 }
 
 /**
