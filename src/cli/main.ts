@@ -39,6 +39,53 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
   },
 };
 
+
+type CommandModule = { default: (cli: Cli, argv: string[]) => Promise<number> };
+// Static imports (one per command) so a bundler can split each command into its own chunk.
+const LOAD: Record<string, () => Promise<CommandModule>> = {
+  'attach': () => import('./commands/attach.js'),
+  'commit': () => import('./commands/commit.js'),
+  'container-inspect': () => import('./commands/container-inspect.js'),
+  'container-prune': () => import('./commands/container-prune.js'),
+  'cp': () => import('./commands/cp.js'),
+  'create': () => import('./commands/create.js'),
+  'diff': () => import('./commands/diff.js'),
+  'events': () => import('./commands/events.js'),
+  'exec': () => import('./commands/exec.js'),
+  'export': () => import('./commands/export.js'),
+  'history': () => import('./commands/history.js'),
+  'image-inspect': () => import('./commands/image-inspect.js'),
+  'image-prune': () => import('./commands/image-prune.js'),
+  'images': () => import('./commands/images.js'),
+  'import': () => import('./commands/import.js'),
+  'info': () => import('./commands/info.js'),
+  'inspect': () => import('./commands/inspect.js'),
+  'kill': () => import('./commands/kill.js'),
+  'load': () => import('./commands/load.js'),
+  'logs': () => import('./commands/logs.js'),
+  'network-inspect': () => import('./commands/network-inspect.js'),
+  'network-ls': () => import('./commands/network-ls.js'),
+  'pause': () => import('./commands/pause.js'),
+  'port': () => import('./commands/port.js'),
+  'ps': () => import('./commands/ps.js'),
+  'rename': () => import('./commands/rename.js'),
+  'restart': () => import('./commands/restart.js'),
+  'rm': () => import('./commands/rm.js'),
+  'rmi': () => import('./commands/rmi.js'),
+  'run': () => import('./commands/run.js'),
+  'save': () => import('./commands/save.js'),
+  'start': () => import('./commands/start.js'),
+  'stats': () => import('./commands/stats.js'),
+  'stop': () => import('./commands/stop.js'),
+  'system-df': () => import('./commands/system-df.js'),
+  'system-prune': () => import('./commands/system-prune.js'),
+  'tag': () => import('./commands/tag.js'),
+  'top': () => import('./commands/top.js'),
+  'unpause': () => import('./commands/unpause.js'),
+  'version': () => import('./commands/version.js'),
+  'wait': () => import('./commands/wait.js'),
+};
+
 const GROUPS: Array<{ title: string; commands: string[] }> = [
   { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'images', 'info', 'version'] },
   { title: 'Management Commands', commands: Object.keys(MANAGEMENT) },
@@ -98,7 +145,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!mod) return usageError(`barge: unknown command: barge ${name}\n\nRun 'barge --help' for more information`);
   const cli = new Cli(host, path);
-  const m = (await import(`./commands/${mod}.js`)) as { default: (cli: Cli, argv: string[]) => Promise<number> };
+  const load = LOAD[mod];
+  if (!load) return usageError(`barge: command ${path} is not available in this build`);
+  const m = await load();
   try {
     return await m.default(cli, rest);
   } finally {
