@@ -1,15 +1,22 @@
 // Issue #2, workload 3: 100 detached `sleep 3600` containers (default bridge) started one after
 // another through the API (total time); then the host memory each running idle container costs,
-// = (MemAvailable before − after) / N from /proc/meminfo, which counts everything: the container's
-// processes, its monitor (bargemon / containerd-shim), kernel objects (netns, veth, cgroups,
-// mounts) and the daemon's own growth. MemAvailable is sampled repeatedly (no dropping of
-// caches): the top of an 8-second window of samples, see quietMemAvailable. Then all are removed
-// (force), timed too. One engine at a time, barge first.
+// from MemAvailable in /proc/meminfo ((before − after) / N), which counts everything: the
+// container's processes, its monitor (bargemon / containerd-shim), kernel objects (netns, veth,
+// cgroups, mounts) and the daemon's own growth. Then all are removed (force), timed too. One engine
+// at a time, barge first.
 //
-// Other work on the host moves MemAvailable too. So the memory given back on removal is measured
-// as well: when it disagrees with the memory taken on start (beyond the daemon's heap growth, which
-// removal does not give back), something else moved MemAvailable and the attempt is repeated (up to
-// 3 times; the most consistent attempt is kept and all are in the results file).
+// Other work on a shared host moves MemAvailable by hundreds of MiB within seconds, more than 100
+// barge containers cost. So the containers are started in 4 batches and MemAvailable is read
+// before and after each (5 readings, each the top of a 6-second window of samples: see
+// quietMemAvailable; caches are never dropped), with the daemons' RSS. The daemon is taken apart
+// because a garbage collection in barged (or dockerd) can hand back tens of MiB in the middle of a
+// measurement: the memory taken outside the daemons is the Theil–Sen slope (median of the pairwise
+// slopes) of MemAvailable + daemon RSS against the number of containers, and the daemon's share is
+// the slope of its RSS, counted only if it grows. Figure = outside + max(0, daemon); on a quiet host
+// it equals (before − after) / N, which is in the results file too. When the fit disagrees with the
+// first/last readings, or is below the PSS of the monitors and containers themselves, the host was
+// busy: the engine is measured once more, the more consistent attempt kept, and flagged if neither
+// is. The start time is the sum of the batches' times (the pauses for reading memory excluded).
 import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
 import { abortSignal } from './lib/cleanup.js';
@@ -38,66 +45,105 @@ async function quietMemAvailable(ctx: BenchContext, windowMs: number): Promise<{
 }
 
 const MiB = 1024;
-const WINDOW_MS = 8000;
+const WINDOW_MS = 6000;
+const BATCHES = 4;
+
+interface Point {
+  containers: number;
+  /** MemAvailable (top of the window). */
+  kib: number;
+  spreadKiB: number;
+  /** RSS of the engine's daemons (barged; dockerd + containerd) at the end of the window. */
+  daemonKiB: number;
+}
 
 interface Result {
-  startS: number; removeS: number; perContainerMiB: number; pssPerContainerMiB: number; daemonGrowthMiB: number;
-  /** Per container, from the memory given back on removal. */
-  returnedPerContainerMiB: number;
-  before: number; after: number; afterRemove: number; running: number;
-  /** The largest spread of MemAvailable within one sampling window (other activity on the host). */
-  noiseKiB: number;
+  startS: number; removeS: number; running: number;
+  /** outsideMiB + max(0, daemonFitMiB): the figure reported. */
+  perContainerMiB: number;
+  /** Theil–Sen slope of (MemAvailable + daemon RSS): memory taken outside the daemons, per container. */
+  outsideMiB: number;
+  /** The same from the first and last readings only. */
+  outsideTwoPointMiB: number;
+  /** Theil–Sen slope of the daemons' RSS, per container (a GC can make it negative). */
+  daemonFitMiB: number;
+  /** The issue's plain formula: (MemAvailable before − after) / N. */
+  twoPointMiB: number;
+  pssPerContainerMiB: number; daemonGrowthMiB: number;
+  points: Point[];
 }
 
-/** Whether the memory taken on start and given back on removal tell the same story. */
-function consistent(r: Result): boolean {
-  const a = r.perContainerMiB;
-  const b = r.returnedPerContainerMiB;
-  return a > 0 && b > 0 && Math.abs(a - b) <= 0.15 + 0.2 * Math.max(a, b);
+/** Median of the pairwise slopes of `y` against the number of containers. */
+function theilSen(points: Point[], y: (p: Point) => number): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) {
+      const a = points[i]!;
+      const b = points[j]!;
+      if (b.containers !== a.containers) slopes.push((y(b) - y(a)) / (b.containers - a.containers));
+    }
+  }
+  return median(slopes);
 }
-const inconsistency = (r: Result) => Math.abs(r.perContainerMiB - r.returnedPerContainerMiB);
+
+/**
+ * Whether the readings tell one story: the fit agrees with the first/last readings, and is not below
+ * what the monitors and containers alone hold (PSS), which would mean others freed memory meanwhile.
+ */
+function consistent(r: Result): boolean {
+  return r.outsideMiB >= 0.8 * r.pssPerContainerMiB && Math.abs(r.outsideMiB - r.outsideTwoPointMiB) <= 0.2 + 0.2 * r.outsideMiB;
+}
+const inconsistency = (r: Result) => Math.abs(r.outsideMiB - r.outsideTwoPointMiB) / Math.max(r.outsideMiB, 0.01)
+  + Math.max(0, 0.8 * r.pssPerContainerMiB - r.outsideMiB) / Math.max(r.pssPerContainerMiB, 0.01);
 
 async function measure(ctx: BenchContext, e: Engine, n: number): Promise<Result> {
   await e.removeAllContainers();
   await sleep(1500);
-  const before = await quietMemAvailable(ctx, WINDOW_MS);
-  const daemonBefore = e.daemonPids().reduce((a, p) => a + rssKiB(p), 0);
+  const points: Point[] = [];
+  const read = async (containers: number) => {
+    const q = await quietMemAvailable(ctx, WINDOW_MS);
+    points.push({ containers, kib: q.kib, spreadKiB: q.spreadKiB, daemonKiB: e.daemonPids().reduce((a, p) => a + rssKiB(p), 0) });
+  };
+  await read(0);
 
   const ids: string[] = [];
-  const t0 = performance.now();
+  let startMs = 0;
   try {
-    for (let i = 0; i < n; i++) {
-      ctx.check();
-      const c = await e.api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'default' } });
-      ids.push(String(c.Id));
-      await e.api.call('POST', `/containers/${c.Id}/start`);
+    for (let b = 1; b <= BATCHES; b++) {
+      const upto = Math.round((n * b) / BATCHES);
+      const t0 = performance.now();
+      while (ids.length < upto) {
+        ctx.check();
+        const c = await e.api.call('POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '3600'], HostConfig: { NetworkMode: 'default' } });
+        ids.push(String(c.Id));
+        await e.api.call('POST', `/containers/${c.Id}/start`);
+      }
+      startMs += performance.now() - t0;
+      await sleep(1500);
+      await read(upto);
     }
-    const startS = (performance.now() - t0) / 1000;
     const running = ((await e.api.call('GET', '/containers/json')) as unknown[]).length;
     if (running < n) ctx.note(`${e.label}: only ${running} of ${n} containers were running after the starts`);
-    ctx.log(`${e.label}: started ${n} in ${startS.toFixed(2)} s (${running} running); waiting for memory to settle...`);
-
-    await sleep(2000);
-    const after = await quietMemAvailable(ctx, WINDOW_MS);
-    const pids = e.containerPids();
-    const pss = pids.reduce((a, p) => a + pssKiB(p), 0);
-    const daemonAfter = e.daemonPids().reduce((a, p) => a + rssKiB(p), 0);
+    const pss = e.containerPids().reduce((a, p) => a + pssKiB(p), 0);
 
     const t1 = performance.now();
     while (ids.length) { ctx.check(); await e.api.call('DELETE', `/containers/${ids[0]}?force=1`, undefined, [404]); ids.shift(); }
     const removeS = (performance.now() - t1) / 1000;
-    await sleep(1500);
-    const afterRemove = await quietMemAvailable(ctx, WINDOW_MS);
+    const first = points[0]!;
+    const last = points[points.length - 1]!;
     const r: Result = {
-      startS, removeS, running,
-      perContainerMiB: (before.kib - after.kib) / n / MiB,
-      returnedPerContainerMiB: (afterRemove.kib - after.kib) / n / MiB,
+      startS: startMs / 1000, removeS, running,
+      perContainerMiB: 0,
+      outsideMiB: -theilSen(points, (p) => p.kib + p.daemonKiB) / MiB,
+      outsideTwoPointMiB: ((first.kib + first.daemonKiB) - (last.kib + last.daemonKiB)) / n / MiB,
+      daemonFitMiB: theilSen(points, (p) => p.daemonKiB) / MiB,
+      twoPointMiB: (first.kib - last.kib) / n / MiB,
       pssPerContainerMiB: pss / n / MiB,
-      daemonGrowthMiB: (daemonAfter - daemonBefore) / MiB,
-      before: before.kib, after: after.kib, afterRemove: afterRemove.kib,
-      noiseKiB: Math.max(before.spreadKiB, after.spreadKiB, afterRemove.spreadKiB),
+      daemonGrowthMiB: (last.daemonKiB - first.daemonKiB) / MiB,
+      points,
     };
-    ctx.log(`${e.label}: ${r.perContainerMiB.toFixed(2)} MiB/container (MemAvailable; ${r.returnedPerContainerMiB.toFixed(2)} given back on removal), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
+    r.perContainerMiB = r.outsideMiB + Math.max(0, r.daemonFitMiB);
+    ctx.log(`${e.label}: started ${n} in ${r.startS.toFixed(2)} s; ${r.perContainerMiB.toFixed(2)} MiB/container (outside the daemon ${r.outsideMiB.toFixed(2)}, ${r.outsideTwoPointMiB.toFixed(2)} from before/after only; daemon ${r.daemonFitMiB.toFixed(2)}; plain before/after ${r.twoPointMiB.toFixed(2)}), PSS of monitors+containers ${r.pssPerContainerMiB.toFixed(2)} MiB/container; removed in ${removeS.toFixed(2)} s`);
     return r;
   } finally {
     // Interrupted: the runner's teardown removes whatever is left.
@@ -112,14 +158,14 @@ export async function run(ctx: BenchContext): Promise<void> {
   const attempts: Record<string, Result[]> = {};
   for (const e of engines) {
     const tries: Result[] = (attempts[e.kind] = []);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       const r = await measure(ctx, e, n);
       tries.push(r);
       if (consistent(r)) break;
-      if (i < 2) ctx.log(`${e.label}: memory taken (${r.perContainerMiB.toFixed(2)}) and given back (${r.returnedPerContainerMiB.toFixed(2)} MiB/container) disagree: other activity on the host; measuring again`);
+      if (i === 0) ctx.log(`${e.label}: the memory readings disagree (host busy: fit ${r.outsideMiB.toFixed(2)}, before/after ${r.outsideTwoPointMiB.toFixed(2)}, PSS ${r.pssPerContainerMiB.toFixed(2)} MiB/container); measuring again`);
     }
     const best = tries.find(consistent) ?? [...tries].sort((a, b) => inconsistency(a) - inconsistency(b))[0]!;
-    if (!consistent(best)) ctx.note(`${e.label}: host memory figure is noisy (other activity on the host): taken ${best.perContainerMiB.toFixed(2)}, given back ${best.returnedPerContainerMiB.toFixed(2)} MiB/container`);
+    if (!consistent(best)) ctx.note(`${e.label}: host memory figure is noisy (other activity on the host): fit ${best.outsideMiB.toFixed(2)}, before/after ${best.outsideTwoPointMiB.toFixed(2)}, PSS ${best.pssPerContainerMiB.toFixed(2)} MiB/container outside the daemon`);
     res.set(e.kind, best);
   }
   const get = (kind: string, f: (r: Result) => number) => { const r = res.get(kind); return r ? f(r) : null; };
@@ -128,17 +174,18 @@ export async function run(ctx: BenchContext): Promise<void> {
     metric: 'host memory per idle container (MemAvailable Δ / N)', unit: 'MiB', barge: get('barge', (r) => r.perContainerMiB), docker: get('docker', (r) => r.perContainerMiB),
     target: { text: '≤ 2 MiB', max: 2 }, uncertain: res.has('barge') && !consistent(res.get('barge')!),
   });
-  ctx.record({ metric: '  of which PSS of monitor + container processes', unit: 'MiB', barge: get('barge', (r) => r.pssPerContainerMiB), docker: get('docker', (r) => r.pssPerContainerMiB) });
-  ctx.record({ metric: '  of which daemon RSS growth / N', unit: 'MiB', barge: get('barge', (r) => r.daemonGrowthMiB / n), docker: get('docker', (r) => r.daemonGrowthMiB / n) });
+  ctx.record({ metric: '  outside the daemon (monitor, container, kernel)', unit: 'MiB', barge: get('barge', (r) => r.outsideMiB), docker: get('docker', (r) => r.outsideMiB) });
+  ctx.record({ metric: '    of which PSS of monitor + container processes', unit: 'MiB', barge: get('barge', (r) => r.pssPerContainerMiB), docker: get('docker', (r) => r.pssPerContainerMiB) });
+  ctx.record({ metric: '  daemon RSS growth (fit; < 0 counts as 0)', unit: 'MiB', barge: get('barge', (r) => r.daemonFitMiB), docker: get('docker', (r) => r.daemonFitMiB) });
   ctx.record({ metric: `remove all ${n} (force, one after another): total`, unit: 's', barge: get('barge', (r) => r.removeS), docker: get('docker', (r) => r.removeS) });
   ctx.data('n', n);
-  ctx.data('results', Object.fromEntries([...res].map(([k, r]) => [k, {
+  const summary = (r: Result) => ({
     startS: round(r.startS, 3), removeS: round(r.removeS, 3), running: r.running,
-    perContainerMiB: round(r.perContainerMiB, 3), returnedPerContainerMiB: round(r.returnedPerContainerMiB, 3), pssPerContainerMiB: round(r.pssPerContainerMiB, 3), daemonRssGrowthMiB: round(r.daemonGrowthMiB, 1),
-    memAvailableKiB: { before: r.before, withContainers: r.after, afterRemoval: r.afterRemove, noiseWithinWindow: r.noiseKiB },
-    attempts: attempts[k]!.length,
-  }])));
-  ctx.data('attempts', Object.fromEntries(Object.entries(attempts).map(([k, rs]) => [k, rs.map((r) => ({
-    perContainerMiB: round(r.perContainerMiB, 3), returnedPerContainerMiB: round(r.returnedPerContainerMiB, 3), startS: round(r.startS, 3), removeS: round(r.removeS, 3),
-  }))])));
+    perContainerMiB: round(r.perContainerMiB, 3), outsideDaemonMiB: round(r.outsideMiB, 3), outsideDaemonBeforeAfterMiB: round(r.outsideTwoPointMiB, 3),
+    daemonFitMiB: round(r.daemonFitMiB, 3), plainBeforeAfterMiB: round(r.twoPointMiB, 3),
+    pssPerContainerMiB: round(r.pssPerContainerMiB, 3), daemonRssGrowthTotalMiB: round(r.daemonGrowthMiB, 1),
+    readings: r.points.map((p) => ({ containers: p.containers, memAvailableKiB: p.kib, spreadWithinWindowKiB: p.spreadKiB, daemonRssKiB: p.daemonKiB })),
+  });
+  ctx.data('results', Object.fromEntries([...res].map(([k, r]) => [k, { ...summary(r), attempts: attempts[k]!.length }])));
+  ctx.data('attempts', Object.fromEntries(Object.entries(attempts).map(([k, rs]) => [k, rs.map(summary)])));
 }

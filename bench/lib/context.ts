@@ -11,12 +11,16 @@ export interface Target {
   max?: number;
   /** barge / Docker must be ≤ maxRatio. */
   maxRatio?: number;
+  /** barge's figure must be ≥ min (throughputs: higher is better). */
+  min?: number;
+  /** barge / Docker must be ≥ minRatio. */
+  minRatio?: number;
 }
 
 export interface Row {
   bench: string;
   metric: string;
-  unit: 'ms' | 's' | 'MiB';
+  unit: 'ms' | 's' | 'MiB' | 'MB/s';
   barge: number | null;
   docker: number | null;
   /** barge / docker (filled in by the runner). */

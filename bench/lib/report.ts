@@ -2,10 +2,16 @@
 import type { Row } from './context.js';
 
 export function finishRow(r: Row): Row {
-  const ratio = r.barge !== null && r.docker !== null && r.docker > 0 ? r.barge / r.docker : null;
-  let ok: boolean | null = null;
-  if (r.target?.max !== undefined && r.barge !== null) ok = r.barge <= r.target.max;
-  if (r.target?.maxRatio !== undefined) ok = ratio === null ? null : ratio <= r.target.maxRatio;
+  const ratio = r.barge !== null && r.docker !== null && r.docker > 0 && r.barge >= 0 ? r.barge / r.docker : null;
+  // Every bound the target sets must hold: one that fails makes it MISSED; one that cannot be
+  // checked (no figure, no Docker for a ratio) leaves it unchecked.
+  const checks: Array<boolean | null> = [];
+  const t = r.target;
+  if (t?.max !== undefined) checks.push(r.barge === null ? null : r.barge <= t.max);
+  if (t?.min !== undefined) checks.push(r.barge === null ? null : r.barge >= t.min);
+  if (t?.maxRatio !== undefined) checks.push(ratio === null ? null : ratio <= t.maxRatio);
+  if (t?.minRatio !== undefined) checks.push(ratio === null ? null : ratio >= t.minRatio);
+  let ok: boolean | null = checks.includes(false) ? false : checks.length && !checks.includes(null) ? true : null;
   if (r.uncertain) ok = null;
   return { ...r, ratio, ok };
 }
