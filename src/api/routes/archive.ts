@@ -113,14 +113,17 @@ export function archiveRoutes(r: Router, d: ArchiveRouteDeps): void {
     event(c, 'export');
   });
 
-  /** Stat of `p` in the container as Docker reports it; also the resolved entry for archiving. */
-  const statPath = (root: string, c: ContainerRecord, p: string) => {
+  /**
+   * Stat of `p` in the container as Docker reports it; also the resolved entry for archiving. `name` is
+   * the container as the request named it (Docker's "Could not find the file /x in container NAME").
+   */
+  const statPath = (root: string, name: string, p: string) => {
     const abs = containerPath(p);
     let res;
-    try { res = resolveInRoot(root, abs); } catch (e) { throw pathError(e, p, c.Id); }
+    try { res = resolveInRoot(root, abs); } catch (e) { throw pathError(e, p, name); }
     const st = res.lstat();
-    if (!st) { res.close(); throw pathError(Object.assign(new Error('enoent'), { code: 'ENOENT' }), p, c.Id); }
-    if (abs.endsWith('/') && abs !== '/' && !st.isDirectory()) { res.close(); throw pathError(Object.assign(new Error('enotdir'), { code: 'ENOTDIR' }), p, c.Id); }
+    if (!st) { res.close(); throw pathError(Object.assign(new Error('enoent'), { code: 'ENOENT' }), p, name); }
+    if (abs.endsWith('/') && abs !== '/' && !st.isDirectory()) { res.close(); throw pathError(Object.assign(new Error('enotdir'), { code: 'ENOTDIR' }), p, name); }
     let linkTarget = '';
     if (st.isSymbolicLink()) {
       try {
@@ -144,7 +147,7 @@ export function archiveRoutes(r: Router, d: ArchiveRouteDeps): void {
     const c = cs.find(params.id!);
     const p = pathParam(query);
     const stat = await images.withRootfs(c.Id, mountedAt(c), async (root) => {
-      const s = statPath(root, c, p);
+      const s = statPath(root, params.id!, p);
       s.res.close();
       return s.stat;
     });
@@ -157,7 +160,7 @@ export function archiveRoutes(r: Router, d: ArchiveRouteDeps): void {
     usable(c);
     const p = pathParam(query);
     await images.withRootfs(c.Id, mountedAt(c), async (root) => {
-      const s = statPath(root, c, p);
+      const s = statPath(root, params.id!, p);
       try {
         // A directory is archived with its contents under the name the path ends with ("etc/...", or
         // "./..." for "dir/."); anything else as one entry (a symlink is not followed).
@@ -183,7 +186,7 @@ export function archiveRoutes(r: Router, d: ArchiveRouteDeps): void {
         try {
           await extractInRoot(root, containerPath(p), req, { noOverwriteDirNonDir: noOverwrite, ...(chown ? { chown } : {}) });
         } catch (e) {
-          throw pathError(e, p, c.Id);
+          throw pathError(e, p, params.id!);
         }
       });
     } finally {
