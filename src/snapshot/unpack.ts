@@ -27,6 +27,7 @@ import tarStream from 'tar-stream';
 import { invalid } from '../lib/errors.js';
 import { newDigester } from '../content/digest.js';
 import { OPAQUE_XATTR, applySysOps, type SysOp } from './sysops.js';
+import type { TarHeader } from './tarread.js';
 
 export interface UnpackOptions {
   /** The layer's expected diffID (sha256 of the uncompressed tar); a mismatch fails the unpack. */
@@ -51,20 +52,7 @@ const MAX_LINK_HOPS = 40;
 const MAX_PATH = 4096;
 const RESERVE = 64 * 1024 * 1024;
 
-/** The fields of a tar-stream header barge reads (its own typing leaves `pax` and `type` too loose). */
-interface Header {
-  name: string;
-  size?: number;
-  mode?: number;
-  mtime?: Date;
-  type?: string | null;
-  linkname?: string | null;
-  uid?: number;
-  gid?: number;
-  devmajor?: number;
-  devminor?: number;
-  pax?: Record<string, string> | null;
-}
+type Header = TarHeader;
 type EntryStream = AsyncIterable<Buffer>;
 
 /**

@@ -1,6 +1,6 @@
 // Declarative command-line flags with spf13/pflag semantics as the Docker CLI uses them (cobra commands,
 // "docker run --help" style usage text, Docker's wording for flag and argument-count errors).
-import { goQuote, parseBool, parseIntBig, parseUint, parseFloat64, parseDuration, durationString } from './gofmt.js';
+import { goQuote, parseBool, parseIntBig, parseUint, parseFloat64, parseDuration, durationString, readCSVRecord } from './gofmt.js';
 
 export type FlagType =
   | 'bool'
@@ -93,37 +93,6 @@ export function flagDisplayName(f: FlagSpec): string {
   return f.short ? `-${f.short}, --${f.name}` : `--${f.name}`;
 }
 
-/** Go's CSV reader on one line (pflag StringSlice values). */
-function readCSV(s: string): string[] {
-  if (s === '') return [];
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    let field = '';
-    if (s[i] === '"') {
-      i++;
-      for (;;) {
-        const q = s.indexOf('"', i);
-        if (q < 0) throw new Error(`parse error on line 1, column ${s.length + 1}: extraneous or missing " in quoted-field`);
-        field += s.slice(i, q);
-        i = q + 1;
-        if (s[i] === '"') { field += '"'; i++; continue; }
-        break;
-      }
-      if (i < s.length && s[i] !== ',') throw new Error(`parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
-    } else {
-      const c = s.indexOf(',', i);
-      field = c < 0 ? s.slice(i) : s.slice(i, c);
-      const q = field.indexOf('"');
-      if (q >= 0) throw new Error(`parse error on line 1, column ${i + q + 1}: bare " in non-quoted-field`);
-      i = c < 0 ? s.length : c;
-    }
-    out.push(field);
-    if (i >= s.length) return out;
-    i++; // the comma
-    if (i === s.length) { out.push(''); return out; }
-  }
-}
 
 function convert(f: FlagSpec, raw: string): unknown {
   if (f.parse) return f.parse(raw);
@@ -177,7 +146,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     let v: unknown;
     try {
       if (f.type === 'stringSlice') {
-        const parts = readCSV(raw);
+        const parts = readCSVRecord(raw);
         v = f.parse ? parts.map((p) => f.parse!(p)) : parts;
       } else {
         v = convert(f, raw);

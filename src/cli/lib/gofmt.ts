@@ -823,3 +823,35 @@ export function durationString(ns: number): string {
   }
   return neg ? '-' + s : s;
 }
+
+/** Go's encoding/csv for a single record. */
+export function readCSVRecord(s: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (s[i] === '"') {
+      const col = i + 1;
+      i++;
+      for (;;) {
+        const q = s.indexOf('"', i);
+        if (q < 0) throw new Error(`parse error on line 1, column ${col}: extraneous or missing " in quoted-field`);
+        field += s.slice(i, q);
+        i = q + 1;
+        if (s[i] === '"') { field += '"'; i++; continue; }
+        break;
+      }
+      if (i < s.length && s[i] !== ',') throw new Error(`parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
+    } else {
+      const c = s.indexOf(',', i);
+      field = c < 0 ? s.slice(i) : s.slice(i, c);
+      const q = field.indexOf('"');
+      if (q >= 0) throw new Error(`parse error on line 1, column ${i + q + 1}: bare " in non-quoted-field`);
+      i = c < 0 ? s.length : c;
+    }
+    out.push(field);
+    if (i >= s.length) return out;
+    i++;
+    if (i === s.length) { out.push(''); return out; }
+  }
+}
