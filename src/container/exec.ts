@@ -90,8 +90,12 @@ export class ExecService {
       if (wire && !o.detach) wire(conn);
       const size = o.consoleSize ?? e.Config.ConsoleSize ?? e.pendingResize;
       if (e.Config.Tty && size && size[0] > 0 && size[1] > 0) conn.resize(size[0], size[1]);
+      // The exit may arrive in the same read as the STARTED answer (a quick command), before
+      // start() below resumes: settle once, and never mark a finished exec as running.
+      let finished = false;
       const done = (info: ExitInfo) => {
-        if (!e.Running && e.ExitCode !== null) return;
+        if (finished) return;
+        finished = true;
         e.Running = false;
         e.ExitCode = info.exitCode;
         conn.close();
@@ -104,11 +108,12 @@ export class ExecService {
       const { pid } = await conn.start().catch((err: Error & { runtimeMessage?: string }) => {
         const msg = err.runtimeMessage ?? err.message;
         const code = /executable file not found|no such file or directory/.test(msg) ? 127 : 126;
+        finished = true;   // the monitor closing after a failed start is not an exit
         e.ExitCode = code;
         throw Object.assign(new Error(`OCI runtime exec failed: ${msg}`), { exitCode: code });
       });
       e.Pid = pid;
-      e.Running = true;
+      e.Running = !finished;
       this.events.publish('container', `exec_start: ${(e.Config.Cmd ?? []).join(' ')}`, c.Id, { execID: id, image: c.Config.Image ?? '', name: c.Name.slice(1) });
       return e;
     } catch (err) {

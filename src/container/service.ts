@@ -300,6 +300,8 @@ export class ContainerService {
     l.clean = false;
     let settled = false;
     conn.on('exit', (info: ExitInfo) => { if (!settled) { settled = true; void this.onExit(c.Id, info); } });
+    // A quick exit may have been read together with the STARTED answer, before these listeners.
+    if (conn.exitInfo) { settled = true; void this.onExit(c.Id, conn.exitInfo); return; }
     conn.on('close', () => {
       if (settled) return;
       settled = true;
@@ -307,6 +309,7 @@ export class ContainerService {
       const info = readExitFile(path.join(this.bundleDir(c.Id), 'exit')) ?? { exitCode: 255, signal: 0, finishedAt: new Date().toISOString() };
       void this.onExit(c.Id, info);
     });
+    if (conn.isClosed && !settled) conn.emit('close');
   }
 
   private async onExit(id: string, info: ExitInfo): Promise<void> {
