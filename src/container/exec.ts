@@ -142,7 +142,6 @@ export class ExecService {
       },
       OpenStdin: !!e.Config.AttachStdin, OpenStderr: !!e.Config.AttachStderr, OpenStdout: !!e.Config.AttachStdout,
       CanRemove: false, ContainerID: e.ContainerID, DetachKeys: e.Config.DetachKeys ?? '', Pid: e.Pid,
-      ...(c ? {} : {}),
     };
   }
 

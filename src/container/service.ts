@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { BargeError, conflict, internal, invalid, messageOf, notFound, notModified } from '../lib/errors.js';
 import { writeFileAtomic, exists } from '../lib/fsutil.js';
 import { newId, randomName } from '../lib/ids.js';
+import { parseLogSize } from '../lib/size.js';
 import { log } from '../lib/log.js';
 import type { EventBus } from '../lib/events.js';
 import { spawnMonitor, MonitorConnection, readExitFile, type ExitInfo } from '../monitor/client.js';
@@ -171,8 +172,9 @@ export class ContainerService {
     };
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-      // The writable layer is made now, so create fails (and leaves nothing) if it cannot be.
-      return this.finishCreate(rec, warnings);
+      this.store.save(rec);
+      this.event(rec, 'create');
+      return { Id: rec.Id, Warnings: warnings };
     } catch (e) {
       this.store.releaseName(cname, id);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -180,14 +182,7 @@ export class ContainerService {
     }
   }
 
-  private finishCreate(rec: ContainerRecord, warnings: string[]): { Id: string; Warnings: string[] } {
-    // prepareRootfs is async in the provider; create is sync for the store but the caller awaits createAsync.
-    this.store.save(rec);
-    this.event(rec, 'create');
-    return { Id: rec.Id, Warnings: warnings };
-  }
-
-  /** create + the writable layer (the API calls this). */
+  /** create, then the writable layer: a create that cannot make it fails and leaves nothing. */
   async createContainer(body: CreateRequest, name: string | undefined): Promise<{ Id: string; Warnings: string[] }> {
     const r = this.create(body, name);
     try {
@@ -695,14 +690,7 @@ function logOpt(c: ContainerRecord, key: string, dflt: number): number {
   const v = c.HostConfig.LogConfig?.Config?.[key];
   if (v === undefined) return dflt;
   if (key === 'max-file') return Number(v) || dflt;
-  return parseSize(v);
-}
-
-function parseSize(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(v.trim());
-  if (!m) throw invalid(`invalid log size: ${v}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.floor(Number(m[1]) * mult);
+  return parseLogSize(v);
 }
 
 function validateHostConfig(hc: HostConfig, body: CreateRequest): void {
@@ -712,7 +700,7 @@ function validateHostConfig(hc: HostConfig, body: CreateRequest): void {
     const v = hc.LogConfig?.Config?.[k];
     if (v === undefined) continue;
     if (k === 'max-file' && !(Number(v) >= 1)) throw invalid(`invalid value for max-file: ${v}: must be a number of at least 1`);
-    if (k === 'max-size') parseSize(v);
+    if (k === 'max-size') parseLogSize(v);
   }
   if (hc.Memory !== undefined && hc.Memory !== 0 && hc.Memory < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB');
   if (hc.Memory !== undefined && hc.Memory < 0) throw invalid('invalid memory limit: it must not be negative');
@@ -724,7 +712,6 @@ function validateHostConfig(hc: HostConfig, body: CreateRequest): void {
   if (rp && rp !== 'on-failure' && rp !== 'no' && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   if (hc.AutoRemove && rp && rp !== 'no') throw invalid(`can't create 'AutoRemove' container with restart policy`);
   networkMode(hc.NetworkMode);
-  if (body.Tty && body.AttachStdin === undefined) { /* fine */ }
 }
 
 /** Map a runc start failure to Docker's message, status and exit code (127 not found, 126 cannot run). */

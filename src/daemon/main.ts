@@ -22,6 +22,7 @@ import { probeHost } from '../runtime/host.js';
 import { writeFileAtomic } from '../lib/fsutil.js';
 import { newId } from '../lib/ids.js';
 import { findExecutable } from './paths.js';
+import { parseLogSize } from '../lib/size.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -47,7 +48,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   });
   const containers = new ContainerService({
     dataRoot: config.dataRoot, execRoot: config.execRoot, runtime, monitor,
-    logOpts: { maxSize: parseLogSize(config.logOpts['max-size']), maxFiles: Number(config.logOpts['max-file'] ?? 1) || 1 },
+    logOpts: { maxSize: config.logOpts['max-size'] ? parseLogSize(config.logOpts['max-size'], '--log-opt max-size') : 0, maxFiles: Number(config.logOpts['max-file'] ?? 1) || 1 },
     images: {
       resolveImage: (ref) => { const r = images.resolve(ref); return { id: r.id, config: r.config.config ?? {} }; },
       prepareRootfs: (cid, iid) => images.prepareRootfs(cid, iid),
@@ -113,13 +114,6 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       fs.rmSync(config.pidfile, { force: true });
     },
   };
-}
-
-function parseLogSize(v: string | undefined): number {
-  if (!v) return 0;
-  const m = /^(\d+(?:\.\d+)?)([kmg]?)b?$/i.exec(v.trim());
-  if (!m) throw new Error(`invalid --log-opt max-size=${v}: use a size such as 10m`);
-  return Math.floor(Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as ''] ?? 1));
 }
 
 function daemonId(dataRoot: string): string {

@@ -359,4 +359,3 @@ export function parseTime(v: string | null): number | undefined {
 
 function sleep(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
 
-export { notFound, BargeError, compareVersions };

@@ -1,6 +1,6 @@
 // barge ps (container ls): list containers.
 import type { Cli } from '../cli.js';
-import { renderFormat, containerStatus, timeAgo, truncateId, formatCommand, formatNames, formatLabels, displayablePorts, humanSize, type PortSummary } from '../lib/format.js';
+import { renderFormat, timeAgo, truncateId, formatCommand, formatNames, formatLabels, displayablePorts, humanSize, type PortSummary } from '../lib/format.js';
 import { filterArgs } from '../lib/filters.js';
 
 const FLAGS = [
@@ -45,4 +45,3 @@ export default async function ps(cli: Cli, argv: string[]): Promise<number> {
   cli.out(renderFormat(rows, { format, defaultTable, headers: HEADERS, quiet: flags.bool('quiet') }));
   return 0;
 }
-export { containerStatus };

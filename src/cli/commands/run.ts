@@ -31,10 +31,10 @@ export default async function run(cli: Cli, argv: string[]): Promise<number> {
   try {
     id = await createContainer(cli, spec);
   } catch (e) {
-    return Cli2.fail(cli, e);
+    return runFailure(cli, e);
   }
   if (detach) {
-    try { await cli.client.post(`/containers/${id}/start`); } catch (e) { return Cli2.fail(cli, e); }
+    try { await cli.client.post(`/containers/${id}/start`); } catch (e) { return runFailure(cli, e); }
     cli.out(id + '\n');
     return 0;
   }
@@ -45,7 +45,7 @@ export default async function run(cli: Cli, argv: string[]): Promise<number> {
       stdout: !!body.AttachStdout, stderr: !!body.AttachStderr,
     });
   } catch (e) {
-    return Cli2.fail(cli, e);
+    return runFailure(cli, e);
   }
 }
 
@@ -57,13 +57,11 @@ function usageFail(cli: Cli, e: unknown): number {
 }
 
 /** Docker's exit codes for a failed run: 127 command not found, 126 not executable, 125 anything else. */
-const Cli2 = {
-  fail(cli: Cli, e: unknown): number {
-    const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : (e as Error).message ?? String(e);
-    cli.err(`barge: ${msg}\n`);
-    if (/executable file not found|no such file or directory/.test(msg)) return 127;
-    if (/permission denied|exec format error/.test(msg)) return 126;
-    return 125;
-  },
-};
+function runFailure(cli: Cli, e: unknown): number {
+  const msg = e instanceof ApiError ? `Error response from daemon: ${e.message}` : (e as Error).message ?? String(e);
+  cli.err(`barge: ${msg}\n`);
+  if (/executable file not found|no such file or directory/.test(msg)) return 127;
+  if (/permission denied|exec format error/.test(msg)) return 126;
+  return 125;
+}
 

@@ -1,5 +1,5 @@
 // Inspect output as docker prints it: an indented JSON array, or each object through --format.
-import type { Cli } from '../cli.js';
+import { Cli } from '../cli.js';
 import { compileFormat } from './format.js';
 
 export async function printInspect(cli: Cli, refs: string[], format: string, get: (ref: string) => Promise<unknown>): Promise<number> {
@@ -8,7 +8,7 @@ export async function printInspect(cli: Cli, refs: string[], format: string, get
   for (const ref of refs) {
     try { found.push(await get(ref)); } catch (e) {
       failed = true;
-      const msg = Cli0.message(e);
+      const msg = Cli.message(e);
       cli.err((/^Error/.test(msg) ? msg : `Error: ${msg.replace(/^Error response from daemon: /, '')}`) + '\n');
     }
   }
@@ -21,4 +21,3 @@ export async function printInspect(cli: Cli, refs: string[], format: string, get
   return failed ? 1 : 0;
 }
 
-const Cli0 = { message: (e: unknown) => (e instanceof Error ? e.message : String(e)) };
