@@ -35,7 +35,10 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
   },
   network: {
     description: 'Manage networks',
-    commands: { ls: 'network-ls', list: 'network-ls', inspect: 'network-inspect' },
+    commands: {
+      connect: 'network-connect', create: 'network-create', disconnect: 'network-disconnect', inspect: 'network-inspect',
+      ls: 'network-ls', list: 'network-ls', prune: 'network-prune', rm: 'network-rm', remove: 'network-rm',
+    },
   },
 };
 
@@ -63,7 +66,12 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'kill': () => import('./commands/kill.js'),
   'load': () => import('./commands/load.js'),
   'logs': () => import('./commands/logs.js'),
+  'network-connect': () => import('./commands/network-connect.js'),
+  'network-create': () => import('./commands/network-create.js'),
+  'network-disconnect': () => import('./commands/network-disconnect.js'),
   'network-inspect': () => import('./commands/network-inspect.js'),
+  'network-prune': () => import('./commands/network-prune.js'),
+  'network-rm': () => import('./commands/network-rm.js'),
   'network-ls': () => import('./commands/network-ls.js'),
   'pause': () => import('./commands/pause.js'),
   'port': () => import('./commands/port.js'),

@@ -22,17 +22,47 @@ export interface ImageProvider {
   rootfsSize?(containerId: string): Promise<number>;
 }
 
+/** Docker's EndpointSettings as asked for in NetworkingConfig.EndpointsConfig. */
+export interface EndpointConfig {
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+}
+
 export interface NetworkAttachment {
-  /** Path of the network namespace to join; undefined: runc makes a new one (none) or none at all (host). */
+  /** Path of the network namespace to join; undefined: the host's (host network). */
   netnsPath?: string;
-  mode: 'bridge' | 'none' | 'host';
+  hostNetwork: boolean;
+  /** The address on the first network (for /etc/hosts). */
   ipAddress?: string;
-  settings: Record<string, unknown>;  // Docker's NetworkSettings fragment
+  /** The DNS server of a user network to use as the only nameserver. */
+  dnsServer?: string;
+  settings: Record<string, unknown>;  // Docker's NetworkSettings
+}
+
+export interface AttachRequest {
+  mode: string;
+  joinNetns?: string;
+  endpoints?: Record<string, EndpointConfig | null> | null;
+  name?: string;
+  macAddress?: string;
+  ports?: { bindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null; exposed?: Record<string, object> | null; publishAll?: boolean };
+  dns?: string[] | null;
 }
 
 export interface NetworkProvider {
-  attach(containerId: string, o: { mode: 'bridge' | 'none' | 'host'; macAddress?: string }): Promise<NetworkAttachment>;
+  /** A network by name or id; throws notFound "network X not found". */
+  resolveNetwork(ref: string): { id: string; name: string; driver: string };
+  /** The same, or undefined when there is no such network. */
+  resolveNetworkQuiet?(ref: string): { id: string; name: string; driver: string } | undefined;
+  /** Check HostConfig.PortBindings at create (Docker's errors). */
+  validatePortBindings(b: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined): void;
+  attach(containerId: string, req: AttachRequest): Promise<NetworkAttachment>;
   detach(containerId: string): Promise<void>;
+  connect(containerId: string, network: string, cfg: EndpointConfig | null): Promise<NetworkAttachment>;
+  disconnect(containerId: string, network: string): Promise<NetworkAttachment>;
+  attachmentOf(containerId: string): NetworkAttachment | undefined;
+  rename(containerId: string, name: string): void;
   /** Docker's `networks` object of the stats API for a running container. */
   stats?(containerId: string, pid: number): Record<string, unknown> | undefined;
   /** The container's /etc/resolv.conf and /etc/hosts, as Docker writes them. */

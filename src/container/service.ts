@@ -15,7 +15,7 @@
 // hosts, resolv.conf, <id>-json.log}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BargeError, conflict, internal, invalid, messageOf, notFound, notModified } from '../lib/errors.js';
+import { BargeError, conflict, forbidden, internal, invalid, messageOf, notFound, notModified } from '../lib/errors.js';
 import { writeFileAtomic, exists } from '../lib/fsutil.js';
 import { newId, randomName } from '../lib/ids.js';
 import { parseLogSize } from '../lib/size.js';
@@ -24,7 +24,7 @@ import type { EventBus } from '../lib/events.js';
 import { spawnMonitor, MonitorConnection, readExitFile, type ExitInfo } from '../monitor/client.js';
 import { ContainerStore } from './store.js';
 import { Runc, runcMessage } from './runtime.js';
-import type { ImageProvider, NetworkProvider } from './deps.js';
+import type { EndpointConfig, ImageProvider, NetworkAttachment, NetworkProvider } from './deps.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, ContainerState } from './types.js';
 import { specToJson } from '../runtime/spec.js';
 import { makeSpec, adaptHostConfig, signalNumber, oomKilled, cgroupPathFor, removeCgroup } from './spec.js';
@@ -150,10 +150,11 @@ export class ContainerService {
       cname = '/' + randomName();
       for (let i = 1; this.store.nameInUse(cname); i++) cname = '/' + randomName(i);
     }
-    this.store.reserveName(cname, id);
-    if (!config.Hostname) config.Hostname = hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12);
     hc.NetworkMode = hc.NetworkMode || 'bridge';
     if (hc.NetworkMode === 'default') hc.NetworkMode = 'bridge';
+    const networks = this.checkNetworking(hc, config, body);
+    this.store.reserveName(cname, id);
+    if (!config.Hostname) config.Hostname = hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12);
     hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
     hc.RestartPolicy = { Name: hc.RestartPolicy?.Name || 'no', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 };
 
@@ -166,9 +167,9 @@ export class ContainerService {
       LogPath: hc.LogConfig.Type === 'json-file' ? path.join(dir, `${id}-json.log`) : '',
       ResolvConfPath: path.join(dir, 'resolv.conf'), HostnamePath: path.join(dir, 'hostname'), HostsPath: path.join(dir, 'hosts'),
       Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
-      NetworkSettings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: {} },
+      NetworkSettings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: Object.fromEntries(networks.list.map((n) => [n, emptyEndpoint(networks.ids[n]!, networks.endpoints[n])])) },
       Mounts: [],
-      barge: { manuallyStopped: false, hasBeenStarted: false, networkingConfig: body.NetworkingConfig },
+      barge: { manuallyStopped: false, hasBeenStarted: false, networkingConfig: { EndpointsConfig: networks.endpoints }, networks: networks.list },
     };
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -194,6 +195,121 @@ export class ContainerService {
       throw e;
     }
     return r;
+  }
+
+  // ---- networks ----
+
+  /** Validate the networking of a create request; returns the networks to join, in order. */
+  private checkNetworking(hc: HostConfig, config: ContainerConfig, body: CreateRequest): { list: string[]; ids: Record<string, string>; endpoints: Record<string, EndpointConfig> } {
+    const mode = hc.NetworkMode!;
+    const asked = ((body.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointConfig | null> } | undefined)?.EndpointsConfig ?? {});
+    const hasPorts = Object.keys(hc.PortBindings ?? {}).length > 0 || !!hc.PublishAllPorts;
+    if (mode.startsWith('container:')) {
+      this.find(mode.slice(10));  // No such container
+      if (config.Hostname) throw invalid('conflicting options: hostname and the network mode');
+      if (hasPorts) throw invalid('conflicting options: port publishing and the container type network mode');
+      if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length || hc.ExtraHosts?.length) throw invalid('conflicting options: dns and the network mode');
+      if (config.MacAddress) throw invalid('conflicting options: mac-address and the network mode');
+      return { list: [], ids: {}, endpoints: {} };
+    }
+    const first = this.o.network.resolveNetwork(mode);
+    const list = [first.name];
+    const ids: Record<string, string> = { [first.name]: first.id };
+    const endpoints: Record<string, EndpointConfig> = {};
+    const firstCfg = asked[mode] ?? asked[first.name] ?? asked[first.id];
+    if (firstCfg) endpoints[first.name] = firstCfg;
+    for (const [key, cfg] of Object.entries(asked)) {
+      const n = this.o.network.resolveNetwork(key);
+      if (n.id === first.id) continue;
+      if (first.driver !== 'bridge' || n.driver !== 'bridge') throw invalid(`Container cannot be connected to network endpoints: ${[first.name, n.name].join(', ')}`);
+      if (!list.includes(n.name)) list.push(n.name);
+      ids[n.name] = n.id;
+      endpoints[n.name] = cfg ?? {};
+    }
+    if (endpoints.bridge?.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+    if (endpoints.bridge?.IPAMConfig?.IPv4Address) throw invalid('user specified IP address is supported on user defined networks only');
+    if (config.MacAddress && first.driver !== 'bridge') throw invalid('conflicting options: mac-address and the network mode');
+    this.o.network.validatePortBindings(hc.PortBindings);
+    return { list, ids, endpoints };
+  }
+
+  /** A container's resolv.conf: on a user network the network's DNS server is the only
+   * nameserver (with ndots:0, as Docker's embedded DNS), and --dns servers are where it forwards. */
+  private resolvFor(c: ContainerRecord, net: NetworkAttachment): string {
+    const hc = c.HostConfig;
+    if (!net.dnsServer) return this.o.network.resolvConf({ dns: hc.Dns, dnsSearch: hc.DnsSearch, dnsOptions: hc.DnsOptions, hostNetwork: net.hostNetwork });
+    const opts = hc.DnsOptions ?? [];
+    return this.o.network.resolvConf({ dns: [net.dnsServer], dnsSearch: hc.DnsSearch, dnsOptions: opts.some((x) => x.startsWith('ndots:')) ? opts : [...opts, 'ndots:0'] });
+  }
+
+  /** The running container whose network a container:<name> container joins. */
+  private joinedContainer(c: ContainerRecord): ContainerRecord | undefined {
+    const mode = c.HostConfig.NetworkMode ?? '';
+    if (!mode.startsWith('container:')) return undefined;
+    const other = this.store.find(mode.slice(10));
+    if (other.Id === c.Id) throw invalid('cannot join own network namespace');
+    if (!other.State.Running || other.State.Restarting) throw conflict(`cannot join network namespace of a non running container: ${other.Id}`);
+    return other;
+  }
+
+  /** `network connect`: at once if the container runs, else at its next start. */
+  async connectNetwork(ref: string, network: string, cfg: EndpointConfig | null = null): Promise<void> {
+    const c = this.find(ref);
+    const n = this.o.network.resolveNetwork(network);
+    await this.locked(c.Id, async () => {
+      const mode = c.HostConfig.NetworkMode ?? 'bridge';
+      if (mode === 'host' || n.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      if (mode.startsWith('container:')) throw invalid('container sharing network namespace with another container or host cannot be connected to any other network');
+      const list = c.barge.networks ?? [mode];
+      if (list.includes(n.name)) throw forbidden(`endpoint with name ${c.Name.slice(1)} already exists in network ${n.name}`);
+      if (n.driver === 'null' || list.some((x) => this.o.network.resolveNetworkQuiet?.(x)?.driver === 'null' || x === 'none')) {
+        throw invalid('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      }
+      if (n.name === 'bridge' && cfg?.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
+      if (n.name === 'bridge' && cfg?.IPAMConfig?.IPv4Address) throw invalid('user specified IP address is supported on user defined networks only');
+      if (c.State.Running && !c.State.Restarting) {
+        const before = this.o.network.attachmentOf(c.Id);
+        const att = await this.o.network.connect(c.Id, n.name, cfg);
+        c.NetworkSettings = { ...c.NetworkSettings, ...att.settings } as ContainerRecord['NetworkSettings'];
+        // Joining a first user network brings its DNS server (as Docker starts its resolver then).
+        // Written in place: the file is bind-mounted into the running container.
+        if (att.dnsServer && !before?.dnsServer) fs.writeFileSync(c.ResolvConfPath, this.resolvFor(c, att));
+      } else {
+        c.NetworkSettings.Networks = { ...c.NetworkSettings.Networks, [n.name]: emptyEndpoint(n.id, cfg) };
+      }
+      c.barge.networks = [...list, n.name];
+      c.barge.networkingConfig = { EndpointsConfig: { ...endpointsConfigOf(c), [n.name]: cfg ?? {} } };
+      this.store.save(c);
+    });
+    this.o.events.publish('network', 'connect', n.id, { container: c.Id, name: n.name, type: n.driver });
+  }
+
+  /** `network disconnect`. */
+  async disconnectNetwork(ref: string, network: string, force = false): Promise<void> {
+    const c = this.find(ref);
+    let n: { id: string; name: string; driver: string } | undefined;
+    try { n = this.o.network.resolveNetwork(network); } catch (e) { if (!force) throw e; }
+    const name = n?.name ?? network;
+    await this.locked(c.Id, async () => {
+      const mode = c.HostConfig.NetworkMode ?? 'bridge';
+      if (mode === 'host' || n?.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+      const list = c.barge.networks ?? (mode.startsWith('container:') ? [] : [mode]);
+      if (!list.includes(name)) throw forbidden(`container ${c.Id} is not connected to network ${name}`);
+      if (c.State.Running && !c.State.Restarting && n) {
+        const att = await this.o.network.disconnect(c.Id, name);
+        c.NetworkSettings = { ...c.NetworkSettings, ...att.settings } as ContainerRecord['NetworkSettings'];
+      } else {
+        const nets = { ...c.NetworkSettings.Networks };
+        delete nets[name];
+        c.NetworkSettings.Networks = nets;
+      }
+      const cfgs = { ...endpointsConfigOf(c) };
+      delete cfgs[name];
+      c.barge.networks = list.filter((x) => x !== name);
+      c.barge.networkingConfig = { EndpointsConfig: cfgs };
+      this.store.save(c);
+    });
+    this.o.events.publish('network', 'disconnect', n?.id ?? network, { container: c.Id, name, type: n?.driver ?? 'bridge' });
   }
 
   // ---- start ----
@@ -232,18 +348,33 @@ export class ContainerService {
       T.push(['mount', performance.now()]);
       undo.push(() => this.o.images.unmountRootfs(rootfs));
 
-      const mode = networkMode(c.HostConfig.NetworkMode);
-      const net = await this.o.network.attach(id, { mode, macAddress: c.Config.MacAddress });
+      const hc = c.HostConfig;
+      const joined = this.joinedContainer(c);
+      const list = c.barge.networks ?? [hc.NetworkMode || 'bridge'];
+      const cfgs = endpointsConfigOf(c);
+      const net = await this.o.network.attach(id, {
+        mode: joined ? `container:${joined.Id}` : list[0] ?? 'none', joinNetns: joined && this.o.network.attachmentOf(joined.Id)?.netnsPath,
+        endpoints: Object.fromEntries(list.map((n) => [n, cfgs[n] ?? null])), name: c.Name.slice(1), macAddress: c.Config.MacAddress,
+        ports: { bindings: hc.PortBindings, exposed: c.Config.ExposedPorts, publishAll: !!hc.PublishAllPorts }, dns: hc.Dns,
+      });
       T.push(['net', performance.now()]);
       undo.push(() => this.o.network.detach(id));
       c.NetworkSettings = { ...c.NetworkSettings, ...net.settings } as ContainerRecord['NetworkSettings'];
 
-      const hostname = c.Config.Hostname || id.slice(0, 12);
-      writeFileAtomic(c.HostnamePath, hostname + '\n', 0o644, false);
-      writeFileAtomic(c.HostsPath, mode === 'host' ? fs.readFileSync('/etc/hosts', 'utf8') : this.o.network.hostsFile(hostname, net.ipAddress, { extraHosts: c.HostConfig.ExtraHosts ?? [], domainname: c.Config.Domainname }), 0o644, false);
-      writeFileAtomic(c.ResolvConfPath, this.o.network.resolvConf({ dns: c.HostConfig.Dns, dnsSearch: c.HostConfig.DnsSearch, dnsOptions: c.HostConfig.DnsOptions, hostNetwork: mode === 'host' }), 0o644, false);
+      if (joined) {
+        // Docker's container:<name> mode: the other container's name resolution and hostname.
+        c.Config.Hostname = joined.Config.Hostname;
+        for (const [mine, theirs] of [[c.HostnamePath, joined.HostnamePath], [c.HostsPath, joined.HostsPath], [c.ResolvConfPath, joined.ResolvConfPath]] as const) {
+          writeFileAtomic(mine, fs.readFileSync(theirs), 0o644, false);
+        }
+      } else {
+        const hostname = c.Config.Hostname || id.slice(0, 12);
+        writeFileAtomic(c.HostnamePath, hostname + '\n', 0o644, false);
+        writeFileAtomic(c.HostsPath, net.hostNetwork ? fs.readFileSync('/etc/hosts', 'utf8') : this.o.network.hostsFile(hostname, net.ipAddress, { extraHosts: hc.ExtraHosts ?? [], domainname: c.Config.Domainname }), 0o644, false);
+        writeFileAtomic(c.ResolvConfPath, this.resolvFor(c, net), 0o644, false);
+      }
 
-      const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: mode });
+      const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: net.hostNetwork ? 'host' : 'path' });
       for (const w of warnings) log.warn(w, { container: id.slice(0, 12) });
       writeFileAtomic(path.join(bundle, 'config.json'), specToJson(spec), 0o600, false);
       T.push(['spec', performance.now()]);
@@ -381,7 +512,7 @@ export class ContainerService {
     fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
     const ns = c.NetworkSettings;
     for (const n of Object.values(ns.Networks ?? {})) { n.IPAddress = ''; n.Gateway = ''; n.MacAddress = ''; n.EndpointID = ''; n.IPPrefixLen = 0; }
-    ns.SandboxKey = ''; ns.SandboxID = '';
+    ns.SandboxKey = ''; ns.SandboxID = ''; ns.Ports = {};
     for (const k of ['IPAddress', 'Gateway', 'MacAddress', 'EndpointID']) if (k in ns) ns[k] = '';
     if ('IPPrefixLen' in ns) ns.IPPrefixLen = 0;
     this.liveOf(id).clean = true;
@@ -574,6 +705,7 @@ export class ContainerService {
     this.store.releaseName(old, c.Id);
     c.Name = name;
     this.store.save(c);
+    if (c.State.Running) this.o.network.rename(c.Id, name.slice(1));
     this.event(c, 'rename', { oldName: old });
   }
 
@@ -671,10 +803,19 @@ function osHostname(): string {
   try { return fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(); } catch { return 'localhost'; }
 }
 
-export function networkMode(m: string | undefined): 'bridge' | 'none' | 'host' {
-  if (!m || m === 'default' || m === 'bridge') return 'bridge';
-  if (m === 'none' || m === 'host') return m;
-  throw invalid(`network ${m} not found`);
+/** The EndpointsConfig a container was created or connected with, by network name. */
+function endpointsConfigOf(c: ContainerRecord): Record<string, EndpointConfig> {
+  const nc = c.barge.networkingConfig as { EndpointsConfig?: Record<string, EndpointConfig> | null } | undefined;
+  return nc?.EndpointsConfig ?? {};
+}
+
+/** The NetworkSettings.Networks entry of a network the container is configured with but not running on. */
+function emptyEndpoint(networkId: string, cfg?: EndpointConfig | null): Record<string, unknown> {
+  return {
+    IPAMConfig: cfg?.IPAMConfig ?? null, Links: null, Aliases: cfg?.Aliases?.length ? cfg.Aliases : null, MacAddress: cfg?.MacAddress ?? '',
+    DriverOpts: null, GwPriority: 0, NetworkID: networkId, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+  };
 }
 
 function mergeEnv(base: string[], over: string[]): string[] {
@@ -711,7 +852,6 @@ function validateHostConfig(hc: HostConfig, body: CreateRequest): void {
   if (rp && !['no', 'always', 'unless-stopped', 'on-failure', ''].includes(rp)) throw invalid(`invalid restart policy '${rp}'`);
   if (rp && rp !== 'on-failure' && rp !== 'no' && (hc.RestartPolicy?.MaximumRetryCount ?? 0) > 0) throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
   if (hc.AutoRemove && rp && rp !== 'no') throw invalid(`can't create 'AutoRemove' container with restart policy`);
-  networkMode(hc.NetworkMode);
 }
 
 /** Map a runc start failure to Docker's message, status and exit code (127 not found, 126 cannot run). */

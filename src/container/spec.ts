@@ -37,7 +37,7 @@ export function adaptHostConfig(hc: ContainerRecord['HostConfig']): string[] {
   return warnings;
 }
 
-export interface MakeSpecInput { rootfs: string; netnsPath?: string; networkMode: 'bridge' | 'none' | 'host' }
+export interface MakeSpecInput { rootfs: string; netnsPath?: string; networkMode: 'host' | 'path' }
 
 /** The OCI spec for starting container c (rootfs mounted at input.rootfs). */
 export function makeSpec(c: ContainerRecord, input: MakeSpecInput): { spec: OciSpec; warnings: string[] } {

@@ -126,5 +126,8 @@ export interface ContainerRecord {
     manuallyStopped: boolean;   // for restart policies unless-stopped/always at daemon start
     hasBeenStarted: boolean;
     networkingConfig?: unknown;
+    /** The networks the container is connected to, in order (the first is HostConfig.NetworkMode
+     * unless disconnected); their settings are networkingConfig.EndpointsConfig[name]. */
+    networks?: string[];
   };
 }

@@ -57,20 +57,13 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       removeRootfs: (cid) => images.removeRootfs(cid),
       rootfsSize: (cid) => images.rootfsSize(cid),
     },
-    network: {
-      attach: async (cid, o) => {
-        const a = await network.attach(cid, o);
-        return { netnsPath: a.netnsPath, mode: o.mode, ipAddress: a.ipAddress, settings: network.inspect(cid) as Record<string, unknown> };
-      },
-      detach: (cid) => network.detach(cid),
-      stats: (cid, pid) => network.stats(cid, pid),
-      resolvConf: (o) => network.resolvConf(o),
-      hostsFile: (h, ip, o) => network.hostsFile(h, ip, o),
-    },
+    network,
     events,
   });
-  await network.recover((cid) => containers.store.get(cid)?.State.Running ?? false);
+  // Containers first: the store is loaded there, and only then can the network tell which
+  // sandboxes still belong to running containers (open() adopted every one that still exists).
   await containers.recover();
+  await network.recover((cid) => containers.store.get(cid)?.State.Running ?? false);
   const execs = new ExecService(containers, events);
   images.setInUse((imageId) => containers.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running })));
 
@@ -100,7 +93,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   });
   imageRoutes(api.router, { images, containers });
   archiveRoutes(api.router, { images, containers, events });
-  networkRoutes(api.router, { network, containers });
+  networkRoutes(api.router, { network, containers, events });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
 

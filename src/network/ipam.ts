@@ -16,10 +16,12 @@ export class Ipam {
   private readonly used = new Map<number, string>();
   private cursor: number;
 
-  /** `bip` is the bridge's own address with the subnet's prefix, e.g. 172.18.0.1/16. */
-  constructor(readonly bip: Cidr, cursor?: string) {
-    this.first = networkOf(bip) + 1;
-    this.last = broadcastOf(bip) - 1;
+  /** `bip` is the bridge's own address with the subnet's prefix, e.g. 172.18.0.1/16; `range`
+   * (Docker's --ip-range) a sub-pool of the subnet that dynamic allocations are taken from. */
+  constructor(readonly bip: Cidr, cursor?: string, readonly range?: Cidr) {
+    const pool = range ?? bip;
+    this.first = Math.max(networkOf(pool), networkOf(bip) + 1);
+    this.last = Math.min(broadcastOf(pool), broadcastOf(bip) - 1);
     this.gateway = bip.ip;
     let c = cursor ? ipToInt(cursor) : this.gateway;
     if (c < this.first || c > this.last) c = this.gateway;
@@ -45,10 +47,11 @@ export class Ipam {
     throw new BargeError('unavailable', `no available IPv4 addresses on this network's address pools: ${intToIp(networkOf(this.bip))}/${this.bip.prefixLen}`);
   }
 
-  /** Mark an address as taken (recovery at start). False if it is outside the subnet or taken by another owner. */
+  /** Mark an address as taken (recovery at start, or an address asked for with --ip). False if it
+   * is outside the subnet (the ip-range does not apply), the gateway, or taken by another owner. */
   reserve(ip: string, owner: string): boolean {
     const n = ipToInt(ip);
-    if (!contains(this.bip, n) || n < this.first || n > this.last || n === this.gateway) return false;
+    if (!contains(this.bip, n) || n === networkOf(this.bip) || n === broadcastOf(this.bip) || n === this.gateway) return false;
     const cur = this.used.get(n);
     if (cur !== undefined && cur !== owner) return false;
     this.used.set(n, owner);

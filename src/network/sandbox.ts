@@ -16,40 +16,69 @@ import { linkExists } from './hostinfo.js';
 
 export interface VethConfig {
   hostVeth: string;      // the host end's name, e.g. veth1a2b3c4
+  ifName: string;        // the container end's name, eth0, eth1, ...
   bridge: string;
   address: string;       // e.g. 172.18.0.2
   prefixLen: number;
-  gateway: string;
+  /** The default route goes via this gateway (one interface of a sandbox has it). */
+  gateway?: string;
   macAddress: string;
   mtu: number;
 }
 
-/** Make the namespace file and the namespace (lo up), and the veth pair if `veth` is given. */
-export async function createSandbox(nsPath: string, veth?: VethConfig, host?: IpShell): Promise<void> {
-  fs.mkdirSync(path.dirname(nsPath), { recursive: true, mode: 0o711 });
-  fs.closeSync(fs.openSync(nsPath, 'wx', 0o444));
-  const lines = ['link set lo up'];
-  if (veth) {
+/** ip commands, run inside the namespace, that make these interfaces (peers sent to the host). */
+function vethLines(veths: VethConfig[]): string[] {
+  const lines: string[] = [];
+  for (const v of veths) {
     lines.push(
-      `link add eth0 mtu ${veth.mtu} address ${veth.macAddress} type veth peer name ${veth.hostVeth} mtu ${veth.mtu} netns /proc/${process.pid}/ns/net`,
-      `addr add ${veth.address}/${veth.prefixLen} brd + dev eth0`,
-      'link set eth0 up',
-      `route add default via ${veth.gateway} dev eth0`,
+      `link add ${v.ifName} mtu ${v.mtu} address ${v.macAddress} type veth peer name ${v.hostVeth} mtu ${v.mtu} netns /proc/${process.pid}/ns/net`,
+      `addr add ${v.address}/${v.prefixLen} brd + dev ${v.ifName}`,
+      `link set ${v.ifName} up`,
     );
   }
+  for (const v of veths) if (v.gateway) lines.push(`route replace default via ${v.gateway} dev ${v.ifName}`);
+  return lines;
+}
+
+/** The host ends join their bridges; hairpin lets a container reach itself through a published port. */
+async function enslave(veths: VethConfig[], host?: IpShell): Promise<void> {
+  for (const v of veths) {
+    const cmds = [`link set ${v.hostVeth} master ${v.bridge} up`, `link set ${v.hostVeth} type bridge_slave hairpin on`];
+    // Through the long-lived ip if there is one; should it fail, once more by a spawn of its own
+    // (a real error fails again, with ip's message).
+    if (host) await host.run(cmds).catch(() => run('ip', ['-batch', '-'], cmds.join('\n') + '\n'));
+    else await run('ip', ['-batch', '-'], cmds.join('\n') + '\n');
+  }
+}
+
+/** Make the namespace file and the namespace (lo up), with these veth pairs. */
+export async function createSandbox(nsPath: string, veths: VethConfig[] = [], host?: IpShell): Promise<void> {
+  fs.mkdirSync(path.dirname(nsPath), { recursive: true, mode: 0o711 });
+  fs.closeSync(fs.openSync(nsPath, 'wx', 0o444));
+  const lines = ['link set lo up', ...vethLines(veths)];
   try {
     await run('unshare', [`--net=${nsPath}`, 'ip', '-batch', '-'], lines.join('\n') + '\n');
-    if (veth) {
-      const cmd = `link set ${veth.hostVeth} master ${veth.bridge} up`;
-      // Through the long-lived ip if there is one; should it fail, once more by a spawn of its own
-      // (a real error fails again, with ip's message).
-      if (host) await host.run([cmd]).catch(() => run('ip', cmd.split(' ')));
-      else await run('ip', cmd.split(' '));
-    }
+    await enslave(veths, host);
   } catch (e) {
-    await destroySandbox(nsPath, veth?.hostVeth).catch(() => undefined);
+    await destroySandbox(nsPath, veths.map((v) => v.hostVeth)).catch(() => undefined);
     throw e;
   }
+}
+
+/** Add veth pairs to an existing sandbox (network connect of a running container). */
+export async function addInterfaces(nsPath: string, veths: VethConfig[], host?: IpShell): Promise<void> {
+  try {
+    await run('nsenter', [`--net=${nsPath}`, 'ip', '-batch', '-'], vethLines(veths).join('\n') + '\n');
+    await enslave(veths, host);
+  } catch (e) {
+    for (const v of veths) if (linkExists(v.hostVeth)) await runRaw('ip', ['link', 'del', v.hostVeth]);
+    throw e;
+  }
+}
+
+/** Remove one veth pair of a sandbox (network disconnect of a running container). */
+export async function removeInterface(hostVeth: string): Promise<void> {
+  if (linkExists(hostVeth)) await run('ip', ['link', 'del', hostVeth]);
 }
 
 /**
@@ -57,7 +86,7 @@ export async function createSandbox(nsPath: string, veth?: VethConfig, host?: Ip
  * already gone is skipped, so this is idempotent. The namespace itself goes away with its last
  * user: at once if no process is left in it.
  */
-export async function destroySandbox(nsPath: string, hostVeth?: string): Promise<void> {
+export async function destroySandbox(nsPath: string, hostVeths: string[] = []): Promise<void> {
   // Dropping the namespace's last reference destroys it, and with it eth0 and so its host peer:
   // no `ip link del` (13-19 ms of kernel time) on the path of a container's exit. The kernel does
   // it in the background within milliseconds; a namespace still held by a process (a detach while
@@ -66,9 +95,9 @@ export async function destroySandbox(nsPath: string, hostVeth?: string): Promise
   try { fs.unlinkSync(nsPath); } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  if (hostVeth) {
+  if (hostVeths.length) {
     setTimeout(() => {
-      if (linkExists(hostVeth)) void runRaw('ip', ['link', 'del', hostVeth]);
+      for (const v of hostVeths) if (linkExists(v)) void runRaw('ip', ['link', 'del', v]);
     }, 1000).unref();
   }
 }
