@@ -55,6 +55,8 @@ export interface NetworkProvider {
   resolveNetwork(ref: string): { id: string; name: string; driver: string };
   /** The same, or undefined when there is no such network. */
   resolveNetworkQuiet?(ref: string): { id: string; name: string; driver: string } | undefined;
+  /** Check an endpoint's --ip / --mac-address against its network at create. */
+  validateEndpoint(network: string, cfg: EndpointConfig | null | undefined): void;
   /** Check HostConfig.PortBindings at create (Docker's errors). */
   validatePortBindings(b: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null | undefined): void;
   attach(containerId: string, req: AttachRequest): Promise<NetworkAttachment>;

@@ -216,7 +216,7 @@ export class ContainerService {
     const list = [first.name];
     const ids: Record<string, string> = { [first.name]: first.id };
     const endpoints: Record<string, EndpointConfig> = {};
-    const firstCfg = asked[mode] ?? asked[first.name] ?? asked[first.id];
+    const firstCfg = asked[mode] ?? asked[first.name] ?? asked[first.id] ?? (first.name === 'bridge' ? asked.default : undefined);
     if (firstCfg) endpoints[first.name] = firstCfg;
     for (const [key, cfg] of Object.entries(asked)) {
       const n = this.o.network.resolveNetwork(key);
@@ -226,6 +226,7 @@ export class ContainerService {
       ids[n.name] = n.id;
       endpoints[n.name] = cfg ?? {};
     }
+    for (const n of list) this.o.network.validateEndpoint(n, endpoints[n]);
     if (endpoints.bridge?.Aliases?.length) throw invalid('network-scoped alias is supported only for containers in user defined networks');
     if (endpoints.bridge?.IPAMConfig?.IPv4Address) throw invalid('user specified IP address is supported on user defined networks only');
     if (config.MacAddress && first.driver !== 'bridge') throw invalid('conflicting options: mac-address and the network mode');

@@ -474,6 +474,20 @@ export class NetworkService {
     return n && { id: n.rec.id, name: n.rec.name, driver: n.rec.driver };
   }
 
+  /** Check an endpoint's settings at create (Docker validates --ip there, not at start). */
+  validateEndpoint(ref: string, cfg: EndpointConfig | null | undefined): void {
+    const want = cfg?.IPAMConfig?.IPv4Address;
+    if (cfg?.MacAddress && !isMac(cfg.MacAddress)) throw invalid(`invalid MAC address: ${cfg.MacAddress}`);
+    if (!want) return;
+    const n = this.getNetwork(ref);
+    if (n.rec.driver !== 'bridge' || this.isDefault(n.rec)) throw invalid('user specified IP address is supported on user defined networks only');
+    if (!net.isIPv4(want)) throw invalid(`invalid IPv4 address: ${want}`);
+    const ip = ipToInt(want);
+    const sub = parseCidr(n.rec.subnet!);
+    if (!contains(sub, ip) || ip === networkOf(sub) || ip === broadcastOf(sub)) throw invalid(`invalid address ${want}: it does not belong to any of this network's subnets (${n.rec.subnet})`);
+    if (want === n.rec.gateway) throw invalid(`invalid address ${want}: it is the gateway of network ${n.rec.name}`);
+  }
+
   /** Check HostConfig.PortBindings at create, with Docker's errors. */
   validatePortBindings(b: Record<string, PortBinding[] | null> | null | undefined): void { validatePortBindings(b); }
 

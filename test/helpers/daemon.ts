@@ -32,7 +32,7 @@ export interface TestDaemon {
   log(): string;
 }
 
-function pickSubnet(): string {
+export function pickSubnet(): string {
   // 10.1xx.yyy.0/24, avoiding subnets already routed on this host.
   const routes = spawnSync('ip', ['-4', 'route'], { encoding: 'utf8' }).stdout;
   for (;;) {
@@ -127,6 +127,10 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
         if (c && c.exitCode === null) {
           const list = await api('GET', '/containers/json?all=1');
           for (const ct of (list.body ?? []) as { Id: string }[]) await api('DELETE', `/containers/${ct.Id}?force=1&v=1`);
+          const nets = await api('GET', '/networks');
+          for (const n of (nets.body ?? []) as { Id: string; Name: string }[]) {
+            if (!['bridge', 'host', 'none'].includes(n.Name)) await api('DELETE', `/networks/${n.Id}`);
+          }
         }
       } catch { /* daemon gone */ }
       await d.stop();
@@ -140,12 +144,26 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
       for (const m of mounts) spawnSync('umount', ['-l', m]);
       spawnSync('ip', ['link', 'del', bridge]);
       cleanupIptables(bridge);
+      // User networks' bridges that a failed test left behind.
+      for (const b of userBridges(dataRoot)) { spawnSync('ip', ['link', 'del', b]); cleanupIptables(b); }
       fs.rmSync(dir, { recursive: true, force: true });
     },
     log: () => { try { return fs.readFileSync(logFile, 'utf8'); } catch { return ''; } },
   };
   await launch();
   return d;
+}
+
+/** The bridges of the user networks recorded under a data root. */
+export function userBridges(dataRoot: string): string[] {
+  const dir = path.join(dataRoot, 'network', 'networks');
+  let names: string[] = [];
+  try { names = fs.readdirSync(dir); } catch { return []; }
+  const out: string[] = [];
+  for (const n of names) {
+    try { const b = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')).bridge; if (typeof b === 'string') out.push(b); } catch { /* partial */ }
+  }
+  return out;
 }
 
 /** Remove any iptables rules and chains that mention this bridge (barge names its chains after it). */

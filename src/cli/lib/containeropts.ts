@@ -195,7 +195,7 @@ export function containerBody(flags: FlagValues, args: string[]): CreateBody {
   };
   const aliases = flags.list('network-alias');
   const ip = flags.string('ip');
-  const networkingConfig = (aliases.length || ip) && network !== 'default'
+  const networkingConfig = (aliases.length || ip)
     ? { EndpointsConfig: { [network]: { Aliases: aliases.length ? aliases : undefined, IPAMConfig: ip ? { IPv4Address: ip } : undefined } } }
     : undefined;
   return {
