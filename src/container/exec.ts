@@ -151,6 +151,36 @@ export class ExecService {
     return new Promise((r) => e.exitWaiters.push(r));
   }
 
+  /**
+   * Run a command in a running container and collect its output (at most `maxOutput` bytes of
+   * stdout and stderr together) and exit code; killed after `timeoutMs` (exit code -1, as
+   * Docker's health checks report a timeout). Leaves no trace in the container's ExecIDs.
+   */
+  async probe(containerId: string, cmd: string[], o: { timeoutMs: number; maxOutput?: number; user?: string }): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+    const max = o.maxOutput ?? 4096;
+    const { Id } = this.create(containerId, { Cmd: cmd, AttachStdout: true, AttachStderr: true, User: o.user });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const take = (b: Buffer) => { if (size < max) { chunks.push(b.subarray(0, max - size)); size += Math.min(b.length, max - size); } };
+    let timedOut = false;
+    try {
+      let e: ExecRecord;
+      try {
+        e = await this.start(Id, { detach: false }, (conn) => { conn.subscribe(true, true); conn.on('stdout', take); conn.on('stderr', take); });
+      } catch (err) {
+        return { exitCode: (err as { exitCode?: number }).exitCode ?? 126, output: messageOf(err), timedOut: false };
+      }
+      const timer = setTimeout(() => { timedOut = true; try { process.kill(e.Pid, 'SIGKILL'); } catch { /* gone */ } }, o.timeoutMs);
+      const info = await this.waitExit(Id);
+      clearTimeout(timer);
+      return { exitCode: timedOut ? -1 : info.exitCode, output: Buffer.concat(chunks).toString('utf8'), timedOut };
+    } finally {
+      const c = this.containers.store.get(containerId);
+      if (c) c.ExecIDs = (c.ExecIDs ?? []).filter((x) => x !== Id);
+      this.execs.delete(Id);
+    }
+  }
+
   /** Forget finished execs of a removed container. */
   forgetContainer(containerId: string): void {
     for (const [id, e] of this.execs) if (e.ContainerID === containerId && !e.Running) this.execs.delete(id);

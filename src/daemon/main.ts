@@ -15,6 +15,7 @@ import { archiveRoutes } from '../api/routes/archive.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
+import { HealthChecker } from '../container/health.js';
 import { ImageService } from '../image/service.js';
 import { NetworkService } from '../network/service.js';
 import { detectCgroupLayout } from '../runtime/cgroups.js';
@@ -65,6 +66,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   await containers.recover();
   await network.recover((cid) => containers.store.get(cid)?.State.Running ?? false);
   const execs = new ExecService(containers, events);
+  const health = new HealthChecker(containers, execs, events);
   images.setInUse((imageId) => containers.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running })));
 
   const api = new ApiServer();
@@ -103,7 +105,9 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       if (closed) return;
       closed = true;
       await api.close();
+      health.close();
       containers.close();
+      await network.close();
       fs.rmSync(config.pidfile, { force: true });
     },
   };
