@@ -153,6 +153,7 @@ export class ContainerService {
     hc.NetworkMode = hc.NetworkMode || 'bridge';
     if (hc.NetworkMode === 'default') hc.NetworkMode = 'bridge';
     const networks = this.checkNetworking(hc, config, body);
+    if (networks.host && (Object.keys(hc.PortBindings ?? {}).length || hc.PublishAllPorts)) warnings.push('Published ports are discarded when using host network mode');
     this.store.reserveName(cname, id);
     if (!config.Hostname) config.Hostname = hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12);
     hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
@@ -200,7 +201,7 @@ export class ContainerService {
   // ---- networks ----
 
   /** Validate the networking of a create request; returns the networks to join, in order. */
-  private checkNetworking(hc: HostConfig, config: ContainerConfig, body: CreateRequest): { list: string[]; ids: Record<string, string>; endpoints: Record<string, EndpointConfig> } {
+  private checkNetworking(hc: HostConfig, config: ContainerConfig, body: CreateRequest): { list: string[]; ids: Record<string, string>; endpoints: Record<string, EndpointConfig>; host?: boolean } {
     const mode = hc.NetworkMode!;
     const asked = ((body.NetworkingConfig as { EndpointsConfig?: Record<string, EndpointConfig | null> } | undefined)?.EndpointsConfig ?? {});
     const hasPorts = Object.keys(hc.PortBindings ?? {}).length > 0 || !!hc.PublishAllPorts;
@@ -231,7 +232,7 @@ export class ContainerService {
     if (endpoints.bridge?.IPAMConfig?.IPv4Address) throw invalid('user specified IP address is supported on user defined networks only');
     if (config.MacAddress && first.driver !== 'bridge') throw invalid('conflicting options: mac-address and the network mode');
     this.o.network.validatePortBindings(hc.PortBindings);
-    return { list, ids, endpoints };
+    return { list, ids, endpoints, host: first.driver === 'host' };
   }
 
   /** A container's resolv.conf: on a user network the network's DNS server is the only
