@@ -37,6 +37,10 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
     description: 'Manage networks',
     commands: { ls: 'network-ls', list: 'network-ls', inspect: 'network-inspect' },
   },
+  registry: {
+    description: 'Run an OCI registry',
+    commands: { serve: 'registry-serve', gc: 'registry-gc' },
+  },
 };
 
 
@@ -68,6 +72,8 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'pause': () => import('./commands/pause.js'),
   'port': () => import('./commands/port.js'),
   'ps': () => import('./commands/ps.js'),
+  'registry-gc': () => import('./commands/registry-gc.js'),
+  'registry-serve': () => import('./commands/registry-serve.js'),
   'rename': () => import('./commands/rename.js'),
   'restart': () => import('./commands/restart.js'),
   'rm': () => import('./commands/rm.js'),
