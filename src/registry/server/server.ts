@@ -70,11 +70,12 @@ export async function serveRegistry(o: ServeOptions): Promise<RunningRegistry> {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const t0 = process.hrtime.bigint();
     const t = { in: 0, out: 0 };
+    const peer = req.socket.remoteAddress ?? '-';
     traffic.set(res, t);
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       const url = (req.url ?? '').replace(/[^\x21-\x7e]/g, '?').slice(0, 300);
-      log(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${url} ${res.statusCode} ${t.out}${t.in ? ` in=${t.in}` : ''} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (aborted)'}`);
+      log(`${new Date().toISOString()} ${peer} ${req.method} ${url} ${res.statusCode} ${t.out}${t.in ? ` in=${t.in}` : ''} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (aborted)'}`);
     });
     handlers.handle(req, res).catch((e: unknown) => {
       if (e instanceof RegistryError) return sendError(res, e);
