@@ -142,6 +142,38 @@ describe('registry server auth', () => {
     assert.equal((await reg.req('POST', '/v2/open/img/blobs/uploads/', { headers: bearer(anon.json.token) })).status, 401);
   });
 
+  test('ACL: basic mode answers 403 DENIED beyond a user\'s rights; token mode grants only what it allows', async () => {
+    const acl = path.join(dir, 'acl');
+    fs.writeFileSync(acl, '# user repositories actions\nalice * pull,push,delete\nbob team/* pull\n* public/* pull\nanonymous open/* pull\n');
+    const reg = await start(['--htpasswd', htpasswd, '--acl', acl]);
+    const d = await pushBlob(reg, 'team/app', 'acl layer', basic('alice', 'wonderland'));
+    await pushBlob(reg, 'public/app', 'acl layer', basic('alice', 'wonderland'));
+    await pushBlob(reg, 'open/app', 'acl layer', basic('alice', 'wonderland'));
+    assert.equal((await reg.req('GET', `/v2/team/app/blobs/${d}`, { headers: basic('bob', 'builder') })).status, 200);
+    const denied = await reg.req('POST', '/v2/team/app/blobs/uploads/', { headers: basic('bob', 'builder') });
+    assert.equal(denied.status, 403);
+    assert.equal(errCode(denied), 'DENIED');
+    assert.equal((await reg.req('DELETE', `/v2/team/app/blobs/${d}`, { headers: basic('bob', 'builder') })).status, 403);
+    assert.equal((await reg.req('GET', `/v2/other/app/blobs/${d}`, { headers: basic('bob', 'builder') })).status, 403);
+    assert.equal((await reg.req('GET', `/v2/public/app/blobs/${d}`, { headers: basic('bob', 'builder') })).status, 200, '"*" is any known user');
+    assert.equal((await reg.req('GET', `/v2/public/app/blobs/${d}`)).status, 401, '"*" is not anonymous');
+    assert.equal((await reg.req('GET', `/v2/open/app/blobs/${d}`)).status, 200, 'anonymous rule');
+    assert.equal((await reg.req('POST', '/v2/open/app/blobs/uploads/')).status, 401);
+
+    const tok = await start(['--auth', 'token', '--htpasswd', htpasswd, '--acl', acl]);
+    const t = await tok.req('GET', '/token?service=barge-registry&scope=repository:team/app:pull,push&scope=repository:secret/x:pull', { headers: basic('bob', 'builder') });
+    const claims = JSON.parse(Buffer.from(t.json.token.split('.')[1], 'base64url').toString());
+    assert.deepEqual(claims.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+    const push = await tok.req('POST', '/v2/team/app/blobs/uploads/', { headers: bearer(t.json.token) });
+    assert.equal(push.status, 401);
+    assert.match(String(push.headers['www-authenticate']), /insufficient_scope/);
+    const bad = path.join(dir, 'bad-acl');
+    fs.writeFileSync(bad, 'alice * fly\n');
+    const r = spawnSync(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), '../../../bin/barge'), 'registry', 'serve', '--addr', '127.0.0.1:0', '--root', path.join(dir, 'y'), '--htpasswd', htpasswd, '--acl', bad], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /bad-acl:1: unknown action "fly"/);
+  });
+
   test('TLS with --tls-cert and --tls-key', async (t) => {
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');

@@ -14,6 +14,7 @@ export default async function registryServe(cli: Cli, argv: string[]): Promise<n
     { name: 'token-service', type: 'string', default: 'barge-registry', description: 'Service name in tokens and challenges' },
     { name: 'token-key', type: 'string', description: 'File with the HMAC key that signs tokens (default ROOT/token.key, made if missing)' },
     { name: 'token-ttl', type: 'duration', default: 300e9, description: 'Lifetime of issued tokens' },
+    { name: 'acl', type: 'string', description: 'File of "USER REPOSITORY-PATTERN ACTIONS" lines limiting what users may do (default: known users may do everything)' },
     { name: 'anonymous-pull', type: 'bool', description: 'Let anyone pull without credentials (with --auth basic or token)' },
     { name: 'upload-max-age', type: 'duration', default: 24 * 3600e9, description: 'Remove uploads left unfinished for this long' },
   ] }, argv, { exact: 0 });
@@ -30,7 +31,7 @@ export default async function registryServe(cli: Cli, argv: string[]): Promise<n
       tlsCert: flags.string('tls-cert') || undefined, tlsKey: flags.string('tls-key') || undefined,
       tokenRealm: flags.string('token-realm') || undefined, tokenService: flags.string('token-service'),
       tokenKeyFile: flags.string('token-key') || undefined, tokenTtlSec: Math.max(1, Math.round(flags.number('token-ttl') / 1e9)),
-      anonymousPull: flags.bool('anonymous-pull'), uploadMaxAgeMs: Math.max(1000, flags.number('upload-max-age') / 1e6),
+      anonymousPull: flags.bool('anonymous-pull'), acl: flags.string('acl') || undefined, uploadMaxAgeMs: Math.max(1000, flags.number('upload-max-age') / 1e6),
     });
   } catch (e) {
     cli.err(`barge registry serve: ${(e as Error).message}\n`);

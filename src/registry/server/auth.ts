@@ -9,6 +9,15 @@
 //           with HMAC-SHA256 by a key kept in <root>/token.key (or --token-key); each lists the
 //           repositories and actions it grants, and is checked per request: pull for reads, push for
 //           writes, delete (or push) for DELETE.
+// An optional ACL file (--acl) narrows what known users may do, per repository:
+//     # user   repositories   actions
+//     alice    *              pull,push,delete
+//     bob      team/*         pull,push
+//     *        public/*       pull           ("*": any known user; "anonymous": callers without credentials)
+// Patterns are globs where "*" matches anything (slashes too). Without an ACL a known user may do
+// everything. In basic mode a known user refused by the ACL gets 403 DENIED; in token mode the token
+// endpoint grants only what the ACL allows, and a request beyond its token gets 401 with the scope it
+// needs (Docker's token protocol: the client may ask again).
 import * as fs from 'node:fs';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -32,6 +41,25 @@ export interface AuthOptions {
   key?: Buffer;
   tokenTtlSec: number;
   anonymousPull: boolean;
+  acl?: string;
+}
+
+export interface AclRule { user: string; pattern: RegExp; actions: string[] }
+
+/** Parses an ACL file (see the comment at the top). */
+export function parseAcl(text: string, file = 'ACL'): AclRule[] {
+  const rules: AclRule[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    const f = line.split(/\s+/);
+    if (f.length !== 3) throw new Error(`${file}:${i + 1}: want "USER REPOSITORY-PATTERN ACTIONS", got ${JSON.stringify(line)}`);
+    const actions = f[2]!.split(',').filter(Boolean);
+    for (const a of actions) if (!['pull', 'push', 'delete', '*'].includes(a)) throw new Error(`${file}:${i + 1}: unknown action ${JSON.stringify(a)} (pull, push, delete or *)`);
+    const pattern = new RegExp('^' + f[1]!.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    rules.push({ user: f[0]!, pattern, actions: actions.includes('*') ? ['pull', 'push', 'delete'] : actions });
+  });
+  return rules;
 }
 
 interface Principal { user?: string; access?: Access[] }
@@ -60,11 +88,32 @@ export class Authenticator {
   /** user -> sha256(password) and when it was verified: bcrypt is slow by design, docker sends credentials on every request. */
   private verified = new Map<string, { pw: string; at: number }>();
   private dummy: string | undefined;
+  private readonly acl: AclRule[] | undefined;
 
   constructor(readonly o: AuthOptions) {
     if (o.mode !== 'none' && o.htpasswd) this.loadUsers();
     if (o.mode === 'basic' && !o.htpasswd) throw new Error('basic auth needs --htpasswd FILE (bcrypt entries, as made by `htpasswd -B`)');
     if (o.mode === 'token' && !o.key) throw new Error('token auth needs a signing key');
+    this.acl = o.acl ? parseAcl(fs.readFileSync(o.acl, 'utf8'), o.acl) : undefined;
+  }
+
+  /** The actions `user` (undefined: anonymous) may take on repository `repo`. */
+  allowed(user: string | undefined, repo: string): string[] {
+    const out = new Set<string>();
+    if (user === undefined && this.o.anonymousPull) out.add('pull');
+    if (!this.acl) {
+      if (user !== undefined) for (const a of ['pull', 'push', 'delete']) out.add(a);
+    } else {
+      for (const r of this.acl) {
+        const who = user === undefined ? r.user === 'anonymous' : r.user === '*' || r.user === user;
+        if (who && r.pattern.test(repo)) for (const a of r.actions) out.add(a);
+      }
+    }
+    return [...out];
+  }
+
+  private static permits(actions: string[], action: Action): boolean {
+    return actions.includes(action) || (action === 'delete' && actions.includes('push'));
   }
 
   /** (Re)reads the htpasswd file when it changed: users can be added without a restart. */
@@ -121,8 +170,11 @@ export class Authenticator {
     if (this.o.mode === 'none') return;
     if (this.o.mode === 'basic') {
       const c = Authenticator.basicCredentials(req);
-      if (c && await this.checkPassword(c.user, c.password)) return;
-      if (!c && this.o.anonymousPull && 'repo' in need && need.action === 'pull') return;
+      if (c && await this.checkPassword(c.user, c.password)) {
+        if (!('repo' in need) || Authenticator.permits(this.allowed(c.user, need.repo), need.action)) return;
+        throw regErr('DENIED', { repository: need.repo, action: need.action }, `requested access to the resource is denied: ${c.user} may not ${need.action} ${need.repo}`);
+      }
+      if (!c && 'repo' in need && Authenticator.permits(this.allowed(undefined, need.repo), need.action)) return;
       const e = regErr('UNAUTHORIZED', null, c ? 'invalid username or password' : 'authentication required');
       e.headers['WWW-Authenticate'] = `Basic realm="${BASIC_REALM}",charset="UTF-8"`;
       throw e;
@@ -225,8 +277,10 @@ export class Authenticator {
       const name = s.slice(first + 1, last);
       const wanted = s.slice(last + 1).split(',').filter(Boolean);
       let allowed: string[] = [];
-      if (type === 'repository' && isName(name)) allowed = user ? ['pull', 'push', 'delete', '*'] : this.o.anonymousPull ? ['pull'] : [];
-      else if (type === 'registry' && name === 'catalog') allowed = user ? ['*'] : [];
+      if (type === 'repository' && isName(name)) {
+        allowed = this.allowed(user, name);
+        if (['pull', 'push', 'delete'].every((a) => allowed.includes(a))) allowed.push('*');
+      } else if (type === 'registry' && name === 'catalog') allowed = user ? ['*'] : [];
       const actions = wanted.filter((a) => allowed.includes(a));
       if (actions.length) access.push({ type, name, actions });
     }

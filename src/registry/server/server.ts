@@ -26,6 +26,7 @@ export interface ServeOptions {
   tokenKeyFile?: string;
   tokenTtlSec: number;
   anonymousPull: boolean;
+  acl?: string;
   uploadMaxAgeMs: number;
   log?: (line: string) => void;
 }
@@ -63,7 +64,7 @@ export async function serveRegistry(o: ServeOptions): Promise<RunningRegistry> {
   if (purged) log(`registry: removed ${purged} abandoned upload(s)`);
   const auth = new Authenticator({
     mode: o.auth, htpasswd: o.htpasswd, realm: o.tokenRealm, service: o.tokenService, tokenTtlSec: o.tokenTtlSec,
-    anonymousPull: o.anonymousPull, key: o.auth === 'token' ? loadTokenKey(o.tokenKeyFile ?? path.join(o.root, 'token.key')) : undefined,
+    anonymousPull: o.anonymousPull, acl: o.acl, key: o.auth === 'token' ? loadTokenKey(o.tokenKeyFile ?? path.join(o.root, 'token.key')) : undefined,
   });
   const handlers = new RegistryHandlers(store, auth);
 
