@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BARGE } from '../helpers/daemon.js';
+import { until } from '../helpers/engine.js';
 import { startRegistry, pushBlob, pushImage, sha256, listTree, type Registry } from './helpers.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -408,6 +409,20 @@ describe('registry server API', () => {
       assert.equal(second.status, 1);
       assert.match(second.stderr, /another barge registry serve \(pid \d+\) is using/);
     } finally { await r2.stop(); }
+  });
+
+  test('uploads left unfinished longer than --upload-max-age are purged while the server runs', async () => {
+    const root = reg.root + '-purge';
+    dirs.push(root);
+    const r = await startRegistry(['--upload-max-age', '2s'], root);
+    try {
+      const s = await r.req('POST', '/v2/idle/blobs/uploads/');
+      await r.req('PATCH', s.headers['location']!, { body: 'started, never finished' });
+      assert.equal(fs.readdirSync(path.join(root, 'uploads')).length, 1);
+      await until('the idle upload to be purged', () => fs.readdirSync(path.join(root, 'uploads')).length === 0, 15_000);
+      assert.equal(errCode(await r.req('GET', s.headers['location']!)), 'BLOB_UPLOAD_UNKNOWN');
+      assert.match(r.log(), /removed 1 abandoned upload/);
+    } finally { await r.stop(); }
   });
 
   test('gc frees what no manifest references, refuses while the server runs; --dry-run deletes nothing', async () => {
