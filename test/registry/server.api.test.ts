@@ -6,6 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BARGE } from '../helpers/daemon.js';
@@ -135,6 +136,32 @@ describe('registry server API', () => {
     const fin = await reg.req('PUT', `${loc}?digest=${sha256(data)}`, { body: data.subarray(2000), headers: { 'Content-Range': '2000-2499' } });
     assert.equal(fin.status, 201, fin.body.toString());
     assert.deepEqual((await reg.req('GET', `/v2/chunky/blobs/${sha256(data)}`)).body, data);
+  });
+
+  test('a chunk cut off mid-stream: the upload keeps what arrived and resumes from there', async () => {
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
+    const s = await reg.req('POST', '/v2/cut/blobs/uploads/');
+    const loc = s.headers['location']!;
+    const id = String(s.headers['docker-upload-uuid']);
+    const file = path.join(reg.root, 'uploads', id, 'data');
+    const req = http.request({ host: '127.0.0.1', port: reg.port, method: 'PATCH', path: loc, headers: { 'Content-Type': 'application/octet-stream' } });
+    req.on('error', () => { /* destroyed on purpose */ });
+    req.write(data.subarray(0, 100_000));
+    await until('the first bytes to reach the disk', () => fs.statSync(file).size === 100_000);
+    req.destroy();
+    let st = await reg.req('GET', loc);
+    for (let i = 0; i < 50 && st.status !== 204; i++) { await new Promise((r) => setTimeout(r, 50)); st = await reg.req('GET', loc); }
+    assert.equal(st.status, 204);
+    const have = Number(String(st.headers['range']).split('-')[1]) + 1;
+    assert.equal(have, 100_000);
+    // Wait until the cut-off request is finished on the server side (the upload is no longer busy).
+    let p2 = await reg.req('PATCH', loc, { body: data.subarray(have), headers: { 'Content-Range': `${have}-${data.length - 1}` } });
+    for (let i = 0; i < 50 && p2.status === 416; i++) { await new Promise((r) => setTimeout(r, 50)); p2 = await reg.req('PATCH', loc, { body: data.subarray(have), headers: { 'Content-Range': `${have}-${data.length - 1}` } }); }
+    assert.equal(p2.status, 202, p2.body.toString());
+    const fin = await reg.req('PUT', `${loc}?digest=${sha256(data)}`);
+    assert.equal(fin.status, 201, fin.body.toString());
+    assert.deepEqual((await reg.req('GET', `/v2/cut/blobs/${sha256(data)}`)).body, data);
   });
 
   test('PUT without a digest, wrong final digest, cancelled and unknown uploads', async () => {

@@ -83,7 +83,7 @@ export async function serveRegistry(o: ServeOptions): Promise<RunningRegistry> {
       const code = (e as NodeJS.ErrnoException)?.code;
       if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED') { res.destroy(); return; }
       log(`registry: internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? e}`);
-      sendError(res, regErr('UNSUPPORTED', null, `internal error: ${(e as Error)?.message ?? e}`, 500));
+      sendError(res, regErr('UNKNOWN', null, `internal error: ${(e as Error)?.message ?? e}`));
     });
   };
   const server = o.tlsCert || o.tlsKey
