@@ -228,6 +228,13 @@ describe('registry server API', () => {
     const g = await reg.req('GET', '/v2/man/docker/manifests/latest');
     assert.equal(g.headers['content-type'], DOCKER_MANIFEST);
     assert.deepEqual(g.body, dk.manifest);
+    // Accept that rules the stored type out (and does not when it lists it, a wildcard, or no manifest type).
+    const ruled = await reg.req('GET', '/v2/man/oci/manifests/v1', { headers: { Accept: DOCKER_MANIFEST } });
+    assert.equal(ruled.status, 404);
+    assert.equal(errCode(ruled), 'MANIFEST_UNKNOWN');
+    for (const accept of [`${DOCKER_MANIFEST}, ${OCI_MANIFEST};q=0.5`, `${DOCKER_MANIFEST}, */*`, 'application/json']) {
+      assert.equal((await reg.req('GET', '/v2/man/oci/manifests/v1', { headers: { Accept: accept } })).status, 200, accept);
+    }
     const u = await reg.req('GET', '/v2/man/oci/manifests/nope');
     assert.equal(u.status, 404);
     assert.equal(errCode(u), 'MANIFEST_UNKNOWN');

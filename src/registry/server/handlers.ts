@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { RegistryError, regErr } from './errors.js';
 import { checkDigest, checkName, isDigest, isTag } from './names.js';
-import { MAX_MANIFEST, MediaTypes, type RegistryStorage } from './storage.js';
+import { MANIFEST_TYPES, MAX_MANIFEST, MediaTypes, type RegistryStorage } from './storage.js';
 import type { Authenticator, Need } from './auth.js';
 
 export const API_VERSION_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' };
@@ -293,6 +293,12 @@ export class RegistryHandlers {
       case 'GET': case 'HEAD': {
         await authorize({ repo: name, action: 'pull' });
         const m = this.store.getManifest(name, ref);
+        // As the reference registry: a client that lists manifest types it accepts and not this one
+        // (say, only Docker schema 2 for an OCI manifest) is told the manifest is unknown to it.
+        const accept = String(req.headers.accept ?? '').split(',').map((a) => a.split(';')[0]!.trim()).filter(Boolean);
+        if (accept.some((a) => MANIFEST_TYPES.has(a)) && !accept.includes(m.mediaType) && !accept.includes('*/*')) {
+          throw regErr('MANIFEST_UNKNOWN', { mediaType: m.mediaType }, `manifest is ${m.mediaType}, which the Accept header does not list`);
+        }
         const body = method === 'GET' ? fs.readFileSync(m.file) : undefined;
         head(res, 200, { ...API_VERSION_HEADER, 'Content-Type': m.mediaType, 'Content-Length': m.size, 'Docker-Content-Digest': m.digest, ETag: `"${m.digest}"` });
         res.end(body);
