@@ -40,6 +40,10 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
       ls: 'network-ls', list: 'network-ls', prune: 'network-prune', rm: 'network-rm', remove: 'network-rm',
     },
   },
+  registry: {
+    description: 'Run an OCI registry',
+    commands: { serve: 'registry-serve', gc: 'registry-gc' },
+  },
 };
 
 
@@ -76,6 +80,8 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'pause': () => import('./commands/pause.js'),
   'port': () => import('./commands/port.js'),
   'ps': () => import('./commands/ps.js'),
+  'registry-gc': () => import('./commands/registry-gc.js'),
+  'registry-serve': () => import('./commands/registry-serve.js'),
   'rename': () => import('./commands/rename.js'),
   'restart': () => import('./commands/restart.js'),
   'rm': () => import('./commands/rm.js'),
