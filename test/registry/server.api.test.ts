@@ -164,6 +164,25 @@ describe('registry server API', () => {
     assert.deepEqual((await reg.req('GET', `/v2/cut/blobs/${sha256(data)}`)).body, data);
   });
 
+  test('a second writer to a busy upload gets 416; a bad --addr is refused', async () => {
+    const s = await reg.req('POST', '/v2/busy/blobs/uploads/');
+    const loc = s.headers['location']!;
+    const id = String(s.headers['docker-upload-uuid']);
+    const first = http.request({ host: '127.0.0.1', port: reg.port, method: 'PATCH', path: loc, headers: { 'Content-Type': 'application/octet-stream' } });
+    const done = new Promise<number>((resolve, reject) => { first.on('response', (r) => { r.resume(); resolve(r.statusCode ?? 0); }); first.on('error', reject); });
+    first.write(Buffer.alloc(1000, 1));
+    await until('the first writer to be under way', () => fs.statSync(path.join(reg.root, 'uploads', id, 'data')).size === 1000);
+    const second = await reg.req('PATCH', loc, { body: 'intruder', headers: { 'Content-Range': '1000-1007' } });
+    assert.equal(second.status, 416);
+    first.end(Buffer.alloc(1000, 2));
+    assert.equal(await done, 202);
+    assert.equal((await reg.req('GET', loc)).headers['range'], '0-1999');
+    const bad = spawnSync(process.execPath, [BARGE, 'registry', 'serve', '--addr', 'localhost', '--root', reg.root + '-never'], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /invalid --addr "localhost": want HOST:PORT/);
+    fs.rmSync(reg.root + '-never', { recursive: true, force: true });
+  });
+
   test('PUT without a digest, wrong final digest, cancelled and unknown uploads', async () => {
     const s = await reg.req('POST', '/v2/cancel/blobs/uploads/');
     const loc = s.headers['location']!;
