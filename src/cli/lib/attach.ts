@@ -97,7 +97,15 @@ export async function attachAndWait(cli: Cli, c: { Id: string; Config: { Tty?: b
     return r.StatusCode;
   }
   const info = await client.get<{ State: { Running: boolean; ExitCode: number } }>(`/containers/${id}/json`).catch(() => null);
-  return info && !info.State.Running ? info.State.ExitCode : 0;
+  if (!info) return 0;
+  if (!info.State.Running) return info.State.ExitCode;
+  // The stream can end a moment before the engine has recorded the exit: wait for it (briefly:
+  // a stream that ended for another reason leaves the container running).
+  const exited = await Promise.race([
+    client.post<{ StatusCode: number }>(`/containers/${id}/wait`, undefined, { condition: 'not-running' }).catch(() => null),
+    new Promise<null>((r) => setTimeout(() => r(null), 5000).unref()),
+  ]);
+  return exited?.StatusCode ?? 0;
 }
 
 /** Copy stdin to the stream, watching for the detach keys; end the write side at EOF. */
