@@ -105,6 +105,7 @@ export async function attachAndWait(cli: Cli, c: { Id: string; Config: { Tty?: b
     client.post<{ StatusCode: number }>(`/containers/${id}/wait`, undefined, { condition: 'not-running' }).catch(() => null),
     new Promise<null>((r) => setTimeout(() => r(null), 5000).unref()),
   ]);
+  if (!exited) client.close();  // drop the pending wait so that the process can exit
   return exited?.StatusCode ?? 0;
 }
 
