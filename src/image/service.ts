@@ -57,6 +57,10 @@ export interface CreateImageOptions {
   repoDigests?: string[];
   /** Parent image ID, for images built locally. */
   parent?: string;
+  /** The digest recorded with `repoDigests` when it is not the manifest's (a pull through an index). */
+  repoDigest?: string;
+  /** Hears of each layer unpacked ('start', 'done'), by its index in the manifest. */
+  onUnpack?: (index: number, phase: 'start' | 'done') => void;
 }
 
 export interface ListOptions {
@@ -560,7 +564,7 @@ export class ImageService {
     const plan = this.planImage(src, opts);
     this.lease(plan.held);
     try {
-      await this.unpackPlan(plan);
+      await this.unpackPlan(plan, undefined, opts.onUnpack);
       return this.recordPlan(plan);
     } finally {
       this.release(plan.held);
@@ -586,7 +590,7 @@ export class ImageService {
     const repoDigests = (opts.repoDigests ?? []).map((n) => {
       if (!manifest) throw invalid('a repo digest needs a manifest');
       const r = parseNormalizedNamed(n);
-      return `${r.domain}/${r.path}@${manifest.digest}`;
+      return `${r.domain}/${r.path}@${opts.repoDigest ?? manifest.digest}`;
     });
     const config = parseConfig(this.readJsonBlob(configDigest, 'config'));
     const diffIds = config.rootfs.diff_ids;
@@ -599,7 +603,7 @@ export class ImageService {
   }
 
   /** Unpacks (and verifies) the layers of a plan that are not unpacked yet. */
-  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void): Promise<void> {
+  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void, onUnpack?: CreateImageOptions['onUnpack']): Promise<void> {
     const { chain, layers, diffIds, configDigest } = plan;
     for (let i = 0; i < chain.length; i++) {
       const name = chain[i]!;
@@ -617,6 +621,7 @@ export class ImageService {
         continue;
       }
       if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+      onUnpack?.(i, 'start');
       const stream = this.content.createReadStream(blob);
       try {
         await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
@@ -624,6 +629,7 @@ export class ImageService {
         stream.destroy();
       }
       onLayer?.(diffIds[i]!, layers[i]!.size);
+      onUnpack?.(i, 'done');
     }
   }
 
@@ -669,6 +675,39 @@ export class ImageService {
     const manifest = this.content.put(built.manifest);
     await this.createImage({ manifest: manifest.digest }, { tags: [BUSYBOX_REFERENCE] });
     log.info('built busybox:latest from the host', { binary, version: built.version });
+  }
+
+  // ---- registries: what pull and push need ----
+
+  /** Whether layer `chainId` is unpacked and its blob `blob` is in the content store (a pull can skip it). */
+  hasLayer(chainId: string, blob: string): boolean {
+    return this.snapshots.exists(chainId) && this.content.has(blob);
+  }
+
+  /**
+   * Runs `fn`, which brings blobs into the content store and calls `keep(digest)` for each: they are
+   * held while `fn` runs, and afterwards those no image needs are deleted (all of them if `fn` failed
+   * before recording an image), with the layers a failed `createImage` unpacked. A pull's blobs thus
+   * either end up in an image or are gone.
+   */
+  async withBlobs<T>(fn: (keep: (digest: string) => void) => Promise<T>): Promise<T> {
+    const brought: string[] = [];
+    try {
+      return await fn((d) => { this.lease([d]); brought.push(d); });
+    } catch (e) {
+      await this.gc();
+      throw e;
+    } finally {
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /** Records that image `imageId` is `name@digest` in a registry (after a push). */
+  addRepoDigest(imageId: string, name: string, digest: string): void {
+    const r = parseNormalizedNamed(name);
+    if (!this.store.get(imageId)) throw notFound(`No such image: ${imageId}`);
+    this.store.setRef(`${r.domain}/${r.path}@${digest}`, imageId);
   }
 
   // ---- archives: save, load, import, commit ----
