@@ -207,6 +207,8 @@ const initKey = (containerId: string) => `${containerId}-init`;
  */
 export class ImageService {
   private readonly leases = new Map<string, number>();
+  /** Layer blobs whose uncompressed digest this process checked while unpacking them: blob -> diffID. */
+  private readonly verifiedLayers = new Map<string, string>();
   private readonly rootfsLocks = new Map<string, Promise<void>>();
   private inUse: InUse = () => undefined;
   private events?: EventBus;
@@ -614,9 +616,12 @@ export class ImageService {
           if (blob !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${blob}`);
         } else if (!this.content.has(blob)) {
           throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+        } else if (this.verifiedLayers.get(blob) === diffIds[i]) {
+          // Unpacked from this very blob, and checked, by this process.
         } else {
           const got = await gunzippedDigest(this.content, blob);
           if (got !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${got}`);
+          this.verifiedLayers.set(blob, got);
         }
         continue;
       }
@@ -625,6 +630,7 @@ export class ImageService {
       const stream = this.content.createReadStream(blob);
       try {
         await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
+        this.verifiedLayers.set(blob, diffIds[i]!);
       } finally {
         stream.destroy();
       }
@@ -685,21 +691,46 @@ export class ImageService {
   }
 
   /**
-   * Runs `fn`, which brings blobs into the content store and calls `keep(digest)` for each: they are
-   * held while `fn` runs, and afterwards those no image needs are deleted (all of them if `fn` failed
-   * before recording an image), with the layers a failed `createImage` unpacked. A pull's blobs thus
-   * either end up in an image or are gone.
+   * Runs `fn`, which brings blobs into the content store and unpacks layers ahead of `createImage`,
+   * calling `keep(digest)` for each blob and `keep(chainId, 'layer')` for each layer snapshot: they
+   * are held while `fn` runs; afterwards the blobs no image needs are deleted, and if `fn` failed, the
+   * layers no image needs too. A pull's blobs and layers thus either end up in an image or are gone.
    */
-  async withBlobs<T>(fn: (keep: (digest: string) => void) => Promise<T>): Promise<T> {
-    const brought: string[] = [];
+  async withBlobs<T>(fn: (keep: (name: string, kind?: 'blob' | 'layer') => void) => Promise<T>): Promise<T> {
+    const held: string[] = [];
+    const blobs: string[] = [];
+    let ok = false;
     try {
-      return await fn((d) => { this.lease([d]); brought.push(d); });
-    } catch (e) {
-      await this.gc();
-      throw e;
+      const r = await fn((name, kind = 'blob') => {
+        this.lease([name]);
+        held.push(name);
+        if (kind === 'blob') blobs.push(name);
+      });
+      ok = true;
+      return r;
     } finally {
-      this.release(brought);
-      this.dropUnusedBlobs(brought);
+      this.release(held);
+      if (!ok) await this.gc().catch((e) => log.warn('layer cleanup after a failed pull', { err: (e as Error).message }));
+      this.dropUnusedBlobs(blobs);
+    }
+  }
+
+  /**
+   * Unpacks layer `index` of an image whose layer blob `layer` is in the content store, on its parent
+   * (layers 0..index-1 must be unpacked), checking its diffID; nothing if it is there already. The
+   * caller holds the snapshot (withBlobs' keep) until createImage records the image.
+   */
+  async unpackLayer(diffIds: string[], index: number, layer: Descriptor): Promise<void> {
+    checkLayerType(layer.mediaType);
+    const chain = chainIds(diffIds.slice(0, index + 1));
+    const name = chain[index]!;
+    if (this.snapshots.exists(name)) return;
+    const stream = this.content.createReadStream(layer.digest);
+    try {
+      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]! });
+      this.verifiedLayers.set(layer.digest, diffIds[index]!);
+    } finally {
+      stream.destroy();
     }
   }
 

@@ -49,6 +49,8 @@ interface Platform { os: string; architecture: string; variant?: string }
 /** Docker pulls and pushes 3 layers at a time. */
 const CONCURRENCY = 3;
 const DOWNLOAD_ATTEMPTS = 3;
+/** Layers unpacked side by side during a pull. */
+const UNPACK_CONCURRENCY = Number(process.env.BARGE_UNPACK_CONCURRENCY) || 1;
 const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
 
 export class RegistryService {
@@ -182,7 +184,44 @@ export class RegistryService {
       }
       for (const l of todo) emit(layerStatus(shortHex(l.digest), 'Pulling fs layer'));
       for (const l of todo.slice(CONCURRENCY)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
-      await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, stop));
+
+      // Layers are unpacked as soon as they and the layers below them have started unpacking, two at a
+      // time, while the others download (each is committed after its parent: see importLayer).
+      const fetched = new Set(todo.map((l) => l.digest));
+      let next = 0;
+      let running = 0;
+      const unpacks: Promise<void>[] = [];
+      let unpackFailure: { e: unknown } | undefined;
+      const advance = () => {
+        while (next < manifest.layers.length && running < UNPACK_CONCURRENCY && !unpackFailure) {
+          const i = next;
+          const l = manifest.layers[i]!;
+          if (known || !images.content.has(l.digest)) return;
+          next++;
+          keep(chain[i]!, 'layer');
+          const id = shortHex(l.digest);
+          const fresh = !images.hasLayer(chain[i]!, l.digest);
+          if (!fresh) { if (fetched.has(l.digest)) emit(layerStatus(id, 'Pull complete')); continue; }
+          running++;
+          emit(layerProgress(id, 'Extracting', l.size, l.size));
+          unpacks.push(images.unpackLayer(diffIds, i, l).then(
+            () => { emit(layerStatus(id, 'Pull complete')); },
+            (e: unknown) => { unpackFailure ??= { e }; },
+          ).finally(() => { running--; advance(); }));
+        }
+      };
+      const settle = async () => { for (let k = 0; k < unpacks.length; k++) await unpacks[k]; };
+      advance();
+      try {
+        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then(advance));
+      } catch (e) {
+        unpackFailure ??= { e };
+        await settle();
+        throw e;
+      }
+      advance();
+      await settle();
+      if (unpackFailure) throw unpackFailure.e;
       for (const l of manifest.layers) this.sources.add(l.digest, host, ref.path);
 
       keep(manifestDigest);
