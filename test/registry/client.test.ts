@@ -5,11 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { REGISTRY_BIN, pushGzipImage, startRegistry, type TestRegistry } from './regclient-helpers.js';
 
-const have = fs.existsSync(REGISTRY_BIN);
-const skip = have ? false : 'docker-registry is not installed (apt-get install docker-registry)';
+const have = fs.existsSync(REGISTRY_BIN) && spawnSync('htpasswd', ['-h']).error === undefined;
+const skip = have ? false : 'docker-registry or htpasswd is not installed (apt-get install docker-registry apache2-utils)';
 
 const NO_ANSI = /\x1b\[/;
 

@@ -31,8 +31,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts a registry; with `auth`, an htpasswd (bcrypt) file holds that one user. */
-export async function startRegistry(o: { auth?: { user: string; password: string } } = {}): Promise<TestRegistry> {
+/**
+ * Starts a registry; with `auth`, an htpasswd (bcrypt) file holds that one user; with `token`, the
+ * registry wants bearer tokens from `realm`, signed by the key of the certificate in `certFile`.
+ */
+export async function startRegistry(o: { auth?: { user: string; password: string }; token?: { realm: string; service: string; issuer: string; certFile: string } } = {}): Promise<TestRegistry> {
   const dir = fs.mkdtempSync('/tmp/bt-reg-');
   const storage = path.join(dir, 'storage');
   const port = await freePort();
@@ -42,6 +45,9 @@ export async function startRegistry(o: { auth?: { user: string; password: string
     if (r.status !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
     fs.writeFileSync(path.join(dir, 'htpasswd'), r.stdout);
     auth = `auth:\n  htpasswd:\n    realm: basic-realm\n    path: ${path.join(dir, 'htpasswd')}\n`;
+  }
+  if (o.token) {
+    auth = `auth:\n  token:\n    realm: ${o.token.realm}\n    service: ${o.token.service}\n    issuer: ${o.token.issuer}\n    rootcertbundle: ${o.token.certFile}\n`;
   }
   fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1
 log:
