@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { BARGE_CMD, runPty } from '../helpers/engine.js';
 import { REGISTRY_BIN, pushGzipImage, startRegistry, type TestRegistry } from './regclient-helpers.js';
 
 const have = fs.existsSync(REGISTRY_BIN) && spawnSync('htpasswd', ['-h']).error === undefined;
@@ -87,6 +88,19 @@ describe('registry client', { skip }, () => {
     assert.match(again.stdout, new RegExp(`Status: Image is up to date for ${reg.host}/team/box:1`));
     const q = ok(['pull', '-q', name]);
     assert.equal(q.stdout, `${reg.host}/team/box:1\n`);
+  });
+
+  it('draws per-layer lines in place on a terminal (barge and docker)', async () => {
+    const name = `${reg.host}/team/box:1`;
+    for (const cli of [[...BARGE_CMD], ['docker', '-H', d.host]]) {
+      ok(['tag', name, 'keep:tty']);
+      ok(['rmi', name]);
+      ok(['rmi', 'keep:tty']);
+      const r = await runPty(d, [...cli, 'pull', name], [{ expect: 'Status: Downloaded newer image', timeout: 60 }, { wait: 10 }], { cols: 150 });
+      assert.ok(r.ok, `${cli[0]}: ${r.error}\n${r.output}`);
+      assert.match(r.output, /\x1b\[\d+A\x1b\[2K\r[a-f0-9]{12}: Pull complete/, 'a layer line redrawn in place');
+      assert.match(r.output, /[a-f0-9]{12}: Pulling fs layer/);
+    }
   });
 
   it('pulls by digest, recording only the digest reference', () => {
