@@ -199,7 +199,9 @@ const initKey = (containerId: string) => `${containerId}-init`;
  *     the merged rootfs, the running container's mount or a private one; starts wait meanwhile.
  *
  * Crash safety: each store writes atomically and cleans its temporary files at open; records are
- * written after what they point to, and removed before it. A load, import or commit writes its blobs,
+ * written after what they point to, and removed before it. Layers a pull unpacks (unpackLayer) are
+ * committed without a sync each and flushed together, by one syncfs, before the image is recorded; a
+ * crash before that leaves them unreferenced, and `open` removes them. A load, import or commit writes its blobs,
  * then unpacks every layer, and records the images last, so a kill -9 leaves no visible image. `open`
  * then re-unpacks layers an image lacks (from its blobs), collects snapshots no image or container
  * needs, deletes blobs no image needs (every blob in the content store belongs to some image), and
@@ -207,6 +209,8 @@ const initKey = (containerId: string) => `${containerId}-init`;
  */
 export class ImageService {
   private readonly leases = new Map<string, number>();
+  /** Layers unpacked without a sync (unpackLayer): flushed before any image naming them is recorded. */
+  private readonly unsynced = new Set<string>();
   /** Layer blobs whose uncompressed digest this process checked while unpacking them: blob -> diffID. */
   private readonly verifiedLayers = new Map<string, string>();
   private readonly rootfsLocks = new Map<string, Promise<void>>();
@@ -567,6 +571,7 @@ export class ImageService {
     this.lease(plan.held);
     try {
       await this.unpackPlan(plan, undefined, opts.onUnpack);
+      await this.flushLayers(plan.chain);
       return this.recordPlan(plan);
     } finally {
       this.release(plan.held);
@@ -718,20 +723,35 @@ export class ImageService {
   /**
    * Unpacks layer `index` of an image whose layer blob `layer` is in the content store, on its parent
    * (layers 0..index-1 must be unpacked), checking its diffID; nothing if it is there already. The
-   * caller holds the snapshot (withBlobs' keep) until createImage records the image.
+   * caller holds the snapshot (withBlobs' keep) until createImage records the image. `justVerified`:
+   * the blob was just written through the content store's verifying writer, and is not re-hashed.
    */
-  async unpackLayer(diffIds: string[], index: number, layer: Descriptor): Promise<void> {
+  async unpackLayer(diffIds: string[], index: number, layer: Descriptor, o: { justVerified?: boolean } = {}): Promise<void> {
     checkLayerType(layer.mediaType);
     const chain = chainIds(diffIds.slice(0, index + 1));
     const name = chain[index]!;
     if (this.snapshots.exists(name)) return;
-    const stream = this.content.createReadStream(layer.digest);
+    // A blob the caller has just written through the verifying writer is not hashed a second time.
+    const stream = this.content.createReadStream(layer.digest, { verify: !o.justVerified });
     try {
-      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]! });
+      // No sync per layer: flushLayers syncs once, before an image naming the layer is recorded.
+      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]!, sync: false });
+      this.unsynced.add(name);
       this.verifiedLayers.set(layer.digest, diffIds[index]!);
     } finally {
       stream.destroy();
     }
+  }
+
+  /**
+   * Makes the layers of `chain` that were unpacked without a sync durable (one syncfs for all), so
+   * that no image record ever names a layer a crash could leave half-written.
+   */
+  private async flushLayers(chain: string[]): Promise<void> {
+    if (!chain.some((c) => this.unsynced.has(c))) return;
+    const pending = [...this.unsynced];
+    await this.snapshots.syncAll();
+    for (const c of pending) this.unsynced.delete(c);
   }
 
   /** Records that image `imageId` is `name@digest` in a registry (after a push). */
@@ -821,6 +841,7 @@ export class ImageService {
         plans.push(plan);
       }
       for (const plan of plans) await this.unpackPlan(plan, o.onLayer);
+      for (const plan of plans) await this.flushLayers(plan.chain);
       const messages: string[] = [];
       for (const plan of plans) {
         this.recordPlan(plan, (ref, previous) => {

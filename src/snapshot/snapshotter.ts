@@ -313,6 +313,11 @@ export class OverlaySnapshotter implements Snapshotter {
     return rel === '/' ? undefined : lowerStat(lowers, rel);
   }
 
+  /** Flushes everything written under the snapshots root to disk (syncfs): for layers imported with `sync: false`. */
+  async syncAll(): Promise<void> {
+    await syncFilesystem(this.root);
+  }
+
   layerPaths(name: string): string[] {
     return this.chain(name).map((l) => path.join(this.dir(l), 'fs'));
   }

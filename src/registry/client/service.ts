@@ -204,7 +204,7 @@ export class RegistryService {
           if (!fresh) { if (fetched.has(l.digest)) emit(layerStatus(id, 'Pull complete')); continue; }
           running++;
           emit(layerProgress(id, 'Extracting', l.size, l.size));
-          unpacks.push(images.unpackLayer(diffIds, i, l).then(
+          unpacks.push(images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) }).then(
             () => { emit(layerStatus(id, 'Pull complete')); },
             (e: unknown) => { unpackFailure ??= { e }; },
           ).finally(() => { running--; advance(); }));
