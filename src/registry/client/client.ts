@@ -381,11 +381,12 @@ function netError(e: unknown, method: string, url: URL): BargeError {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   const m = method[0] + method.slice(1).toLowerCase();
   const where = `${m} "${url.toString()}"`;
+  // Docker answers these with a 500 too; 'unavailable' is kept for what may pass when retried.
   if (/EPROTO|ERR_SSL_WRONG_VERSION_NUMBER/.test(code) || /wrong version number/.test(messageOf(e))) {
-    return new BargeError('unavailable', `${where}: http: server gave HTTP response to HTTPS client`);
+    return new BargeError('internal', `${where}: http: server gave HTTP response to HTTPS client`);
   }
-  if (code === 'ECONNREFUSED') return new BargeError('unavailable', `${where}: dial tcp ${url.host}: connect: connection refused`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new BargeError('unavailable', `${where}: dial tcp: lookup ${url.hostname}: no such host`);
+  if (code === 'ECONNREFUSED') return new BargeError('internal', `${where}: dial tcp ${url.host}: connect: connection refused`);
+  if (code === 'ENOTFOUND') return new BargeError('internal', `${where}: dial tcp: lookup ${url.hostname}: no such host`);
   return new BargeError('unavailable', `${where}: ${messageOf(e)}`);
 }
 
