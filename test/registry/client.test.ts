@@ -142,6 +142,14 @@ describe('registry client', { skip }, () => {
     assert.equal(info.Id, img.config);
     assert.deepEqual(info.RootFS.Layers, [img.diffId]);
     assert.deepEqual(info.RepoDigests, [`${reg.host}/team/multi@${img.index}`]);
+    // The same image loaded from an archive holds its layer uncompressed: a pull still completes.
+    const tar = path.join(d.dir, 'multi.tar');
+    ok(['save', '-o', tar, `${reg.host}/team/multi:v1`]);
+    ok(['rmi', `${reg.host}/team/multi:v1`]);
+    ok(['load', '-i', tar]);
+    const again = ok(['pull', `${reg.host}/team/multi:v1`]);
+    assert.match(again.stdout, /Status: (Image is up to date|Downloaded newer image) for/);
+    assert.equal(JSON.parse(ok(['image', 'inspect', `${reg.host}/team/multi:v1`]).stdout)[0].Id, img.config);
     const wrong = barge(['pull', '--platform', 'linux/arm64', `${reg.host}/team/multi:v1`]);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /platform/);

@@ -167,7 +167,8 @@ export class RegistryService {
         throw invalid(`image config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
       }
       const chain = chainIds(diffIds);
-      const known = images.get(cfgDesc.digest) !== undefined;
+      // Known: the image exists and has these very blobs (a loaded image may hold other encodings).
+      const known = images.get(cfgDesc.digest) !== undefined && manifest.layers.every((l) => images.content.has(l.digest));
 
       // Which layers to fetch: not when the image is known, nor when the layer is unpacked already.
       const todo: Descriptor[] = [];
