@@ -7,7 +7,7 @@ import { Cli } from './cli.js';
 const TOP: Record<string, string> = {
   attach: 'attach', commit: 'commit', cp: 'cp', create: 'create', diff: 'diff', events: 'events', exec: 'exec',
   export: 'export', history: 'history', images: 'images', import: 'import', info: 'info', inspect: 'inspect',
-  kill: 'kill', load: 'load', logs: 'logs', pause: 'pause', port: 'port', ps: 'ps', rename: 'rename',
+  kill: 'kill', load: 'load', login: 'login', logout: 'logout', logs: 'logs', pause: 'pause', port: 'port', ps: 'ps', pull: 'pull', push: 'push', rename: 'rename',
   restart: 'restart', rm: 'rm', rmi: 'rmi', run: 'run', save: 'save', start: 'start', stats: 'stats',
   stop: 'stop', tag: 'tag', top: 'top', unpause: 'unpause', version: 'version', wait: 'wait',
 };
@@ -26,7 +26,7 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
     description: 'Manage images',
     commands: {
       history: 'history', import: 'import', inspect: 'image-inspect', load: 'load', ls: 'images', list: 'images',
-      prune: 'image-prune', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
+      prune: 'image-prune', pull: 'pull', push: 'push', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
     },
   },
   system: {
@@ -69,6 +69,8 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'inspect': () => import('./commands/inspect.js'),
   'kill': () => import('./commands/kill.js'),
   'load': () => import('./commands/load.js'),
+  'login': () => import('./commands/login.js'),
+  'logout': () => import('./commands/logout.js'),
   'logs': () => import('./commands/logs.js'),
   'network-connect': () => import('./commands/network-connect.js'),
   'network-create': () => import('./commands/network-create.js'),
@@ -80,6 +82,8 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'pause': () => import('./commands/pause.js'),
   'port': () => import('./commands/port.js'),
   'ps': () => import('./commands/ps.js'),
+  'pull': () => import('./commands/pull.js'),
+  'push': () => import('./commands/push.js'),
   'registry-gc': () => import('./commands/registry-gc.js'),
   'registry-serve': () => import('./commands/registry-serve.js'),
   'rename': () => import('./commands/rename.js'),
@@ -101,7 +105,7 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
 };
 
 const GROUPS: Array<{ title: string; commands: string[] }> = [
-  { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'images', 'info', 'version'] },
+  { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'info', 'version'] },
   { title: 'Management Commands', commands: Object.keys(MANAGEMENT) },
   { title: 'Commands', commands: ['attach', 'commit', 'cp', 'create', 'diff', 'events', 'export', 'history', 'import', 'inspect', 'kill', 'load', 'logs', 'pause', 'port', 'rename', 'restart', 'rm', 'rmi', 'save', 'start', 'stats', 'stop', 'tag', 'top', 'unpause', 'wait'] },
 ];

@@ -13,6 +13,8 @@ import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { archiveRoutes } from '../api/routes/archive.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { registryRoutes } from '../api/routes/registry.js';
+import { RegistryService } from '../registry/client/service.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
 import { HealthChecker } from '../container/health.js';
@@ -93,7 +95,9 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     rootfsSize: (id) => images.rootfsSize(id),
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
-  imageRoutes(api.router, { images, containers });
+  const registry = new RegistryService({ images, dataRoot: config.dataRoot, insecureRegistries: config.insecureRegistries });
+  imageRoutes(api.router, { images, containers, registry });
+  registryRoutes(api.router, { registry });
   archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers, events });
   for (const h of config.hosts) await api.listen(h);

@@ -57,6 +57,10 @@ export interface CreateImageOptions {
   repoDigests?: string[];
   /** Parent image ID, for images built locally. */
   parent?: string;
+  /** The digest recorded with `repoDigests` when it is not the manifest's (a pull through an index). */
+  repoDigest?: string;
+  /** Hears of each layer unpacked ('start', 'done'), by its index in the manifest. */
+  onUnpack?: (index: number, phase: 'start' | 'done') => void;
 }
 
 export interface ListOptions {
@@ -195,7 +199,9 @@ const initKey = (containerId: string) => `${containerId}-init`;
  *     the merged rootfs, the running container's mount or a private one; starts wait meanwhile.
  *
  * Crash safety: each store writes atomically and cleans its temporary files at open; records are
- * written after what they point to, and removed before it. A load, import or commit writes its blobs,
+ * written after what they point to, and removed before it. Layers a pull unpacks (unpackLayer) are
+ * committed without a sync each and flushed together, by one syncfs, before the image is recorded; a
+ * crash before that leaves them unreferenced, and `open` removes them. A load, import or commit writes its blobs,
  * then unpacks every layer, and records the images last, so a kill -9 leaves no visible image. `open`
  * then re-unpacks layers an image lacks (from its blobs), collects snapshots no image or container
  * needs, deletes blobs no image needs (every blob in the content store belongs to some image), and
@@ -203,6 +209,10 @@ const initKey = (containerId: string) => `${containerId}-init`;
  */
 export class ImageService {
   private readonly leases = new Map<string, number>();
+  /** Layers unpacked without a sync (unpackLayer): flushed before any image naming them is recorded. */
+  private readonly unsynced = new Set<string>();
+  /** Layer blobs whose uncompressed digest this process checked while unpacking them: blob -> diffID. */
+  private readonly verifiedLayers = new Map<string, string>();
   private readonly rootfsLocks = new Map<string, Promise<void>>();
   private inUse: InUse = () => undefined;
   private events?: EventBus;
@@ -560,7 +570,8 @@ export class ImageService {
     const plan = this.planImage(src, opts);
     this.lease(plan.held);
     try {
-      await this.unpackPlan(plan);
+      await this.unpackPlan(plan, undefined, opts.onUnpack);
+      await this.flushLayers(plan.chain);
       return this.recordPlan(plan);
     } finally {
       this.release(plan.held);
@@ -586,7 +597,7 @@ export class ImageService {
     const repoDigests = (opts.repoDigests ?? []).map((n) => {
       if (!manifest) throw invalid('a repo digest needs a manifest');
       const r = parseNormalizedNamed(n);
-      return `${r.domain}/${r.path}@${manifest.digest}`;
+      return `${r.domain}/${r.path}@${opts.repoDigest ?? manifest.digest}`;
     });
     const config = parseConfig(this.readJsonBlob(configDigest, 'config'));
     const diffIds = config.rootfs.diff_ids;
@@ -599,7 +610,7 @@ export class ImageService {
   }
 
   /** Unpacks (and verifies) the layers of a plan that are not unpacked yet. */
-  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void): Promise<void> {
+  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void, onUnpack?: CreateImageOptions['onUnpack']): Promise<void> {
     const { chain, layers, diffIds, configDigest } = plan;
     for (let i = 0; i < chain.length; i++) {
       const name = chain[i]!;
@@ -610,20 +621,26 @@ export class ImageService {
           if (blob !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${blob}`);
         } else if (!this.content.has(blob)) {
           throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+        } else if (this.verifiedLayers.get(blob) === diffIds[i]) {
+          // Unpacked from this very blob, and checked, by this process.
         } else {
           const got = await gunzippedDigest(this.content, blob);
           if (got !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${got}`);
+          this.verifiedLayers.set(blob, got);
         }
         continue;
       }
       if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+      onUnpack?.(i, 'start');
       const stream = this.content.createReadStream(blob);
       try {
         await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
+        this.verifiedLayers.set(blob, diffIds[i]!);
       } finally {
         stream.destroy();
       }
       onLayer?.(diffIds[i]!, layers[i]!.size);
+      onUnpack?.(i, 'done');
     }
   }
 
@@ -669,6 +686,79 @@ export class ImageService {
     const manifest = this.content.put(built.manifest);
     await this.createImage({ manifest: manifest.digest }, { tags: [BUSYBOX_REFERENCE] });
     log.info('built busybox:latest from the host', { binary, version: built.version });
+  }
+
+  // ---- registries: what pull and push need ----
+
+  /** Whether layer `chainId` is unpacked and its blob `blob` is in the content store (a pull can skip it). */
+  hasLayer(chainId: string, blob: string): boolean {
+    return this.snapshots.exists(chainId) && this.content.has(blob);
+  }
+
+  /**
+   * Runs `fn`, which brings blobs into the content store and unpacks layers ahead of `createImage`,
+   * calling `keep(digest)` for each blob and `keep(chainId, 'layer')` for each layer snapshot: they
+   * are held while `fn` runs; afterwards the blobs no image needs are deleted, and if `fn` failed, the
+   * layers no image needs too. A pull's blobs and layers thus either end up in an image or are gone.
+   */
+  async withBlobs<T>(fn: (keep: (name: string, kind?: 'blob' | 'layer') => void) => Promise<T>): Promise<T> {
+    const held: string[] = [];
+    const blobs: string[] = [];
+    let ok = false;
+    try {
+      const r = await fn((name, kind = 'blob') => {
+        this.lease([name]);
+        held.push(name);
+        if (kind === 'blob') blobs.push(name);
+      });
+      ok = true;
+      return r;
+    } finally {
+      this.release(held);
+      if (!ok) await this.gc().catch((e) => log.warn('layer cleanup after a failed pull', { err: (e as Error).message }));
+      this.dropUnusedBlobs(blobs);
+    }
+  }
+
+  /**
+   * Unpacks layer `index` of an image whose layer blob `layer` is in the content store, on its parent
+   * (layers 0..index-1 must be unpacked), checking its diffID; nothing if it is there already. The
+   * caller holds the snapshot (withBlobs' keep) until createImage records the image. `justVerified`:
+   * the blob was just written through the content store's verifying writer, and is not re-hashed.
+   */
+  async unpackLayer(diffIds: string[], index: number, layer: Descriptor, o: { justVerified?: boolean } = {}): Promise<void> {
+    checkLayerType(layer.mediaType);
+    const chain = chainIds(diffIds.slice(0, index + 1));
+    const name = chain[index]!;
+    if (this.snapshots.exists(name)) return;
+    // A blob the caller has just written through the verifying writer is not hashed a second time.
+    const stream = this.content.createReadStream(layer.digest, { verify: !o.justVerified });
+    try {
+      // No sync per layer: flushLayers syncs once, before an image naming the layer is recorded.
+      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]!, sync: false });
+      this.unsynced.add(name);
+      this.verifiedLayers.set(layer.digest, diffIds[index]!);
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /**
+   * Makes the layers of `chain` that were unpacked without a sync durable (one syncfs for all), so
+   * that no image record ever names a layer a crash could leave half-written.
+   */
+  private async flushLayers(chain: string[]): Promise<void> {
+    if (!chain.some((c) => this.unsynced.has(c))) return;
+    const pending = [...this.unsynced];
+    await this.snapshots.syncAll();
+    for (const c of pending) this.unsynced.delete(c);
+  }
+
+  /** Records that image `imageId` is `name@digest` in a registry (after a push). */
+  addRepoDigest(imageId: string, name: string, digest: string): void {
+    const r = parseNormalizedNamed(name);
+    if (!this.store.get(imageId)) throw notFound(`No such image: ${imageId}`);
+    this.store.setRef(`${r.domain}/${r.path}@${digest}`, imageId);
   }
 
   // ---- archives: save, load, import, commit ----
@@ -751,6 +841,7 @@ export class ImageService {
         plans.push(plan);
       }
       for (const plan of plans) await this.unpackPlan(plan, o.onLayer);
+      for (const plan of plans) await this.flushLayers(plan.chain);
       const messages: string[] = [];
       for (const plan of plans) {
         this.recordPlan(plan, (ref, previous) => {

@@ -94,7 +94,8 @@ export interface Snapshotter {
   /**
    * Creates committed snapshot `name` over `parent` by unpacking a layer tarball (gzip or plain).
    * Returns the existing snapshot without reading `layer` if `name` exists; concurrent imports of one
-   * name share the work.
+   * name share the work. `parent` may still be being imported: the layer is unpacked meanwhile and
+   * committed once its parent is (a pull unpacks layers side by side this way).
    */
   importLayer(name: string, parent: string | null, layer: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<SnapshotInfo>;
   /**
@@ -263,7 +264,8 @@ export class OverlaySnapshotter implements Snapshotter {
     if (this.exists(name)) return this.stat(name);
     const running = this.inflight.get(name);
     if (running) return running;
-    this.requireCommitted(parent);
+    // A parent still being imported is fine: this layer is unpacked meanwhile and committed after it.
+    if (parent === null || !this.inflight.has(parent)) this.requireCommitted(parent);
     const work = this.doImport(name, parent, layer, opts);
     this.inflight.set(name, work);
     if (parent !== null) this.pendingParents.set(parent, (this.pendingParents.get(parent) ?? 0) + 1);
@@ -288,6 +290,8 @@ export class OverlaySnapshotter implements Snapshotter {
         onWarning: (m) => log.warn(m, { layer: name }),
       });
       if (opts.sync !== false) await syncFilesystem(tmp);
+      const parentImport = parent === null ? undefined : this.inflight.get(parent);
+      if (parentImport) await parentImport.catch(() => undefined);
       if (this.exists(name)) throw conflict(`snapshot ${name} already exists`);
       this.requireCommitted(parent);
       const r: Record_ = { id: this.db.nextId++, kind: 'committed', parent, created: new Date().toISOString(), size: res.size, diffId: res.diffId, tarSize: res.tarSize };
@@ -307,6 +311,11 @@ export class OverlaySnapshotter implements Snapshotter {
     const rel = '/' + p.split('/').filter((c) => c !== '' && c !== '.').join('/');
     if (rel.split('/').includes('..')) throw invalid(`invalid path ${JSON.stringify(p)}`);
     return rel === '/' ? undefined : lowerStat(lowers, rel);
+  }
+
+  /** Flushes everything written under the snapshots root to disk (syncfs): for layers imported with `sync: false`. */
+  async syncAll(): Promise<void> {
+    await syncFilesystem(this.root);
   }
 
   layerPaths(name: string): string[] {

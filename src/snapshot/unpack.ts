@@ -142,7 +142,8 @@ export async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ s
   }
   const raw = Readable.from(rest(), { objectMode: false });
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip();
+    // 256 KiB output chunks: with the default 16 KiB, inflating costs several times more (measured).
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
     pipeline(raw, gunzip, () => { /* errors surface on gunzip */ });
     return { stream: gunzip, compression: 'gzip' };
   }

@@ -209,7 +209,7 @@ test('errors: docker\'s exit codes and messages', () => {
   const noImage = docker('run', '--rm', 'nonexistent-image');
   assert.equal(noImage.code, 125);
   assert.match(noImage.stderr, /^Unable to find image 'nonexistent-image:latest' locally\n/);
-  assert.match(noImage.stderr, /docker: Error response from daemon: .*nonexistent-image/);
+  assert.match(noImage.stderr, /docker: Error response from daemon: .*(nonexistent-image|registry-1\.docker\.io)/);
 
   const noCmd = docker('run', '--rm', 'busybox', 'nonexistent-cmd');
   assert.equal(noCmd.code, 127);

@@ -6,10 +6,17 @@ import type { ImageService } from '../../image/service.js';
 import { parseTimestamp } from '../../image/service.js';
 import type { ContainerService } from '../../container/service.js';
 import { summary } from '../../container/list.js';
-import { invalid, messageOf, notFound } from '../../lib/errors.js';
+import { invalid, messageOf } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
 import { familiarString, parseNormalizedNamed, withDefaultTag } from '../../image/reference.js';
 import { type Router, sendJson, qBool, qFilters, checkFilters } from '../router.js';
+import type { RegistryService } from '../../registry/client/service.js';
+import { decodeAuthHeader } from '../../registry/client/auth.js';
+
+export function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
 
 /**
  * A stream of Docker's JSON messages whose headers are sent with the first message, so that an error
@@ -80,7 +87,7 @@ function humanBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(v < 10 ? 3 : v < 100 ? 2 : 1).replace(/\.?0+$/, '')}${units[i]}`;
 }
 
-export function imageRoutes(r: Router, d: { images: ImageService; containers: ContainerService }): void {
+export function imageRoutes(r: Router, d: { images: ImageService; containers: ContainerService; registry?: RegistryService }): void {
   const { images, containers } = d;
   const usedBy = (imageId: string) => containers.store.all().filter((c) => c.Image === imageId).length;
 
@@ -127,17 +134,24 @@ export function imageRoutes(r: Router, d: { images: ImageService; containers: Co
     if (fromImage) {
       req.resume();
       const name = fromImage.replace(/:$/, '');
-      const ref = parseNormalizedNamed(tag ? (/^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${name}@${tag}` : `${name}:${tag}`) : name);
-      const want = familiarString(withDefaultTag(ref));
-      let img;
-      try { img = images.resolve(want); } catch {
-        throw notFound(`pull access denied for ${familiarString({ ...ref, tag: undefined, digest: undefined })}: barge has no registry client yet, ` +
-          `and ${want} is not in the local image store (docker load or docker import it)`);
+      const ref = tag ? (/^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${name}@${tag}` : `${name}:${tag}`) : name;
+      const parsed = parseNormalizedNamed(ref);
+      if (!d.registry) {
+        const want = familiarString(withDefaultTag(parsed));
+        images.resolve(want);
+        out.write({ status: `Status: Image is up to date for ${want}` });
+        out.end();
+        return;
       }
-      out.write({ status: `Pulling from ${ref.path}`, id: ref.tag ?? (ref.digest ? ref.digest : 'latest') });
-      if (img.manifest) out.write({ status: `Digest: ${img.manifest.digest}` });
-      out.write({ status: `Status: Image is up to date for ${want}` });
-      out.end();
+      // As moby: a name without tag or digest pulls every tag (docker pull -a); the CLI sends tag=latest otherwise.
+      const allTags = parsed.tag === undefined && parsed.digest === undefined;
+      const platform = query.get('platform') || undefined;
+      try {
+        await d.registry.pull(ref, { auth: decodeAuthHeader(headerOf(req, 'x-registry-auth')), allTags, ...(platform ? { platform } : {}) }, (m) => out.write(m));
+        out.end();
+      } catch (e) {
+        out.end(e);
+      }
       return;
     }
     if (!fromSrc) { req.resume(); throw invalid('either fromImage or fromSrc must be given'); }

@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import type { Cli } from '../cli.js';
 import { ApiError } from '../client.js';
 import { CONTAINER_FLAGS, containerBody, type CreateBody } from '../lib/containeropts.js';
+import { pullImage as pullImageVia } from '../lib/imagepull.js';
+import { parseNormalizedNamed, withDefaultTag } from '../../image/reference.js';
 
 /** POST /containers/create (shared with run): cidfile, image pull when missing, warnings. */
 export async function createContainer(cli: Cli, spec: CreateBody): Promise<string> {
@@ -12,13 +14,13 @@ export async function createContainer(cli: Cli, spec: CreateBody): Promise<strin
   const image = String(spec.body.Image);
   const create = () => cli.client.post<{ Id: string; Warnings: string[] | null }>('/containers/create', spec.body, { name: spec.name, platform: spec.platform });
   let r: { Id: string; Warnings: string[] | null };
-  if (spec.pull === 'always') await pullImage(cli, image);
+  if (spec.pull === 'always') await pullImage(cli, image, spec);
   try {
     r = await create();
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404 || !/No such image/i.test(e.message) || spec.pull === 'never') throw e;
     cli.err(`Unable to find image '${withTag(image)}' locally\n`);
-    await pullImage(cli, image);
+    await pullImage(cli, image, spec);
     r = await create();
   }
   for (const w of r.Warnings ?? []) cli.err(`WARNING: ${w}\n`);
@@ -31,15 +33,10 @@ function withTag(ref: string): string {
   return last.includes(':') || ref.includes('@') ? ref : `${ref}:latest`;
 }
 
-async function pullImage(cli: Cli, image: string): Promise<void> {
-  const res = await cli.client.raw('POST', '/images/create', { query: { fromImage: image } });
-  let text = '';
-  for await (const chunk of res) text += chunk;
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const m = JSON.parse(line) as { error?: string; status?: string };
-    if (m.error) throw new Error(m.error);
-  }
+/** docker run/create's pull: progress on stderr (quiet with -q). */
+async function pullImage(cli: Cli, image: string, spec: CreateBody): Promise<void> {
+  const ref = withDefaultTag(parseNormalizedNamed(image));
+  await pullImageVia(cli, ref, { platform: spec.platform, tty: !!process.stderr.isTTY, ...(spec.quiet ? {} : { write: (s: string) => cli.err(s) }) });
 }
 
 export default async function create(cli: Cli, argv: string[]): Promise<number> {

@@ -86,7 +86,7 @@ export const CONTAINER_FLAGS: FlagSpec[] = [
   s('workdir', 'Working directory inside the container', { short: 'w' }),
 ];
 
-export interface CreateBody { body: Record<string, any>; name?: string; platform?: string; pull: string; cidfile?: string }
+export interface CreateBody { body: Record<string, any>; name?: string; platform?: string; pull: string; cidfile?: string; quiet?: boolean }
 
 /** Build the create request from parsed flags and positional args (IMAGE [COMMAND] [ARG...]). */
 export function containerBody(flags: FlagValues, args: string[]): CreateBody {
@@ -203,6 +203,7 @@ export function containerBody(flags: FlagValues, args: string[]): CreateBody {
     name: flags.string('name') || undefined,
     platform: flags.string('platform') || undefined,
     pull: flags.string('pull'),
+    quiet: flags.bool('quiet'),
     cidfile: flags.string('cidfile') || undefined,
   };
 }

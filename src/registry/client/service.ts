@@ -1,0 +1,500 @@
+// The daemon's registry client: docker pull, push and login over the distribution API.
+//
+// Model
+//  - `RegistryService` turns references into registry traffic and images: it holds the
+//    insecure-registries setting and the record of where blobs were seen (blobsources.ts), and opens
+//    a `Registry` (client.ts) per operation with that operation's credentials.
+//  - A *pull* resolves a tag (or digest) to a manifest, through an index when there is one (the host's
+//    platform is picked), checks every digest it is given against the bytes it gets, downloads the
+//    layers the image store lacks (3 at a time, as Docker), then hands the manifest to
+//    ImageService.createImage, which unpacks each new layer once and checks its diffID. Blobs are
+//    written through the content store's verifying writer and held with ImageService.withBlobs: a pull
+//    that fails leaves nothing behind.
+//  - A *push* sends what the registry lacks: per layer, HEAD first, then a cross-repository mount
+//    when the blob was seen in another repository of that registry, else an upload; then the config
+//    and the manifest, whose digest it prints and records as a RepoDigest.
+// Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import * as path from 'node:path';
+import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
+import { log } from '../../lib/log.js';
+import { sha256Digest, isDigest } from '../../content/digest.js';
+import type { ImageService } from '../../image/service.js';
+import { MAX_JSON_BLOB, MediaType, chainIds, hostPlatform, parseConfig, parseManifest, type Descriptor, type Manifest } from '../../image/oci.js';
+import {
+  familiarName, familiarString, fullName, isValidTag, parseNormalizedNamed, referenceString, withDefaultTag, type Reference,
+} from '../../image/reference.js';
+import { type AuthConfig } from './auth.js';
+import { Registry, RegistryError, Repository } from './client.js';
+import { InsecureRegistries, registryHost, DOCKER_HUB_DOMAIN } from './endpoint.js';
+import { BlobSources } from './blobsources.js';
+import { layerProgress, layerStatus, throttle, type Emit } from './progress.js';
+
+export interface RegistryServiceOptions {
+  images: ImageService;
+  dataRoot: string;
+  insecureRegistries?: string[];
+}
+
+export interface PullOptions {
+  auth?: AuthConfig;
+  /** "linux/amd64"-style platform; only the host's is accepted. */
+  platform?: string;
+  allTags?: boolean;
+}
+
+interface Platform { os: string; architecture: string; variant?: string }
+
+/** Docker pulls and pushes 3 layers at a time. */
+const CONCURRENCY = 3;
+const DOWNLOAD_ATTEMPTS = 3;
+/** Layers unpacked side by side during a pull. */
+const UNPACK_CONCURRENCY = Number(process.env.BARGE_UNPACK_CONCURRENCY) || 1;
+const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
+
+export class RegistryService {
+  readonly insecure: InsecureRegistries;
+  private readonly images: ImageService;
+  private readonly sources: BlobSources;
+
+  constructor(o: RegistryServiceOptions) {
+    this.images = o.images;
+    this.insecure = new InsecureRegistries(o.insecureRegistries ?? []);
+    this.sources = new BlobSources(path.join(o.dataRoot, 'image'));
+  }
+
+  private open(domain: string, auth?: AuthConfig): Registry {
+    const host = registryHost(domain);
+    return new Registry(host, { insecure: this.insecure.isInsecure(host), ...(auth ? { auth } : {}) });
+  }
+
+  // ---- login ----
+
+  /** POST /auth: checks the credentials against the registry. */
+  async login(auth: AuthConfig): Promise<{ Status: string; IdentityToken: string }> {
+    if (!auth.username && !auth.identitytoken) throw invalid('username is required to log in');
+    const domain = domainOfServer(auth.serveraddress ?? '');
+    const reg = this.open(domain, auth);
+    try {
+      const r = await reg.login();
+      return { Status: 'Login Succeeded', IdentityToken: r.identityToken ?? '' };
+    } finally {
+      reg.close();
+    }
+  }
+
+  // ---- pull ----
+
+  /**
+   * docker pull: `name` is a reference ("host:5000/team/box:1", "...@sha256:..."); a name alone means
+   * :latest, or every tag with `allTags`. Emits Docker's progress messages; throws before the first
+   * message for errors that deserve their own HTTP status (no such repository, manifest unknown).
+   */
+  async pull(name: string, o: PullOptions, emit: Emit): Promise<void> {
+    let ref = parseNormalizedNamed(name);
+    const platform = checkPlatform(o.platform);
+    const reg = this.open(ref.domain, o.auth);
+    try {
+      if (o.allTags) {
+        if (ref.tag !== undefined || ref.digest !== undefined) throw invalid('tag can\'t be used with --all-tags/-a');
+        const repo = reg.repository(ref.path, ['pull']);
+        let tags: string[];
+        try { tags = await repo.tags(); } catch (e) { throw pullError(e, ref); }
+        if (tags.length === 0) throw notFound(`no tags found for ${familiarName(ref)}`);
+        let newer = false;
+        for (const t of tags.sort()) newer = (await this.pullOne(reg, { ...ref, tag: t }, platform, emit, !!o.platform)) || newer;
+        emit({ status: `${newer ? 'Status: Downloaded newer image for' : 'Status: Image is up to date for'} ${familiarName(ref)}` });
+        return;
+      }
+      ref = withDefaultTag(ref);
+      const newer = await this.pullOne(reg, ref, platform, emit, !!o.platform);
+      emit({ status: `${newer ? 'Status: Downloaded newer image for' : 'Status: Image is up to date for'} ${familiarString(ref)}` });
+    } finally {
+      this.sources.save();
+      reg.close();
+    }
+  }
+
+  /** Pulls one tag or digest; returns whether the reference now names a different image than before. */
+  private async pullOne(reg: Registry, ref: Reference, platform: Platform, emit: Emit, explicitPlatform: boolean): Promise<boolean> {
+    const repo = reg.repository(ref.path, ['pull']);
+    const tagOrDigest = ref.digest ?? ref.tag!;
+    let top: { body: Buffer; mediaType: string; digest?: string };
+    try { top = await repo.getManifest(tagOrDigest); } catch (e) { throw pullError(e, ref); }
+    const topDigest = verifyBytes(top.body, ref.digest ?? top.digest, 'manifest');
+    let manifestBuf = top.body;
+    let manifestDigest = topDigest;
+    const topJson = jsonOf(top.body, 'manifest');
+    const topType = typeof topJson['mediaType'] === 'string' ? topJson['mediaType'] : top.mediaType;
+    if (INDEX_TYPES.has(topType) || (Array.isArray(topJson['manifests']) && !topJson['layers'])) {
+      const desc = pickPlatform(topJson, platform);
+      let m: { body: Buffer };
+      try { m = await repo.getManifest(desc.digest); } catch (e) { throw pullError(e, ref); }
+      if (m.body.length !== desc.size) throw invalid(`manifest ${desc.digest}: size mismatch: the index says ${desc.size} bytes, the registry sent ${m.body.length}`);
+      manifestDigest = verifyBytes(m.body, desc.digest, 'manifest');
+      manifestBuf = m.body;
+    }
+    const manifest: Manifest = parseManifest(manifestBuf);
+    emit({ status: `Pulling from ${ref.path}`, id: tagOrDigest });
+
+    const images = this.images;
+    const host = reg.host;
+    let before: string | undefined;
+    try { before = images.resolve(familiarString(ref)).id; } catch { before = undefined; }
+
+    await images.withBlobs(async (keep) => {
+      // The config first: it says which layers (diffIDs) the image is made of.
+      const cfgDesc = manifest.config;
+      if (cfgDesc.size > MAX_JSON_BLOB) throw invalid(`image config ${cfgDesc.digest} is too large (${cfgDesc.size} bytes)`);
+      keep(cfgDesc.digest);
+      if (!images.content.has(cfgDesc.digest)) {
+        const { stream } = await repo.getBlob(cfgDesc.digest);
+        try {
+          await images.content.ingest(stream, { digest: cfgDesc.digest, size: cfgDesc.size });
+        } catch (e) {
+          stream.destroy();
+          throw isKind(e, 'invalid') ? invalid(`image config verification failed for digest ${cfgDesc.digest}: ${messageOf(e)}`) : e;
+        }
+      }
+      const config = parseConfig(images.content.read(cfgDesc.digest));
+      if (config.os !== 'linux') throw invalid(`image operating system "${config.os}" cannot be used on this platform`);
+      if (explicitPlatform && (config.architecture !== platform.architecture || (platform.variant && config.variant !== platform.variant))) {
+        throw invalid(`image with reference ${familiarString(ref)} was found but does not match the specified platform: wanted ${fmtPlatform(platform)}, actual: ${fmtPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })}`);
+      }
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== manifest.layers.length) {
+        throw invalid(`image config lists ${diffIds.length} layers but the manifest has ${manifest.layers.length}`);
+      }
+      const chain = chainIds(diffIds);
+      // Known: the image exists and has these very blobs (a loaded image may hold other encodings).
+      const known = images.get(cfgDesc.digest) !== undefined && manifest.layers.every((l) => images.content.has(l.digest));
+
+      // Which layers to fetch: not when the image is known, nor when the layer is unpacked already.
+      const todo: Descriptor[] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < manifest.layers.length; i++) {
+        const l = manifest.layers[i]!;
+        keep(l.digest);
+        if (known) continue;
+        if (images.hasLayer(chain[i]!, l.digest)) { emit(layerStatus(shortHex(l.digest), 'Already exists')); continue; }
+        if (seen.has(l.digest)) continue;
+        seen.add(l.digest);
+        if (images.content.has(l.digest)) { emit(layerStatus(shortHex(l.digest), 'Download complete')); continue; }
+        todo.push(l);
+      }
+      for (const l of todo) emit(layerStatus(shortHex(l.digest), 'Pulling fs layer'));
+      for (const l of todo.slice(CONCURRENCY)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
+
+      // Layers are unpacked as soon as they and the layers below them have started unpacking, two at a
+      // time, while the others download (each is committed after its parent: see importLayer).
+      const fetched = new Set(todo.map((l) => l.digest));
+      let next = 0;
+      let running = 0;
+      const unpacks: Promise<void>[] = [];
+      let unpackFailure: { e: unknown } | undefined;
+      const advance = () => {
+        while (next < manifest.layers.length && running < UNPACK_CONCURRENCY && !unpackFailure) {
+          const i = next;
+          const l = manifest.layers[i]!;
+          if (known || !images.content.has(l.digest)) return;
+          next++;
+          keep(chain[i]!, 'layer');
+          const id = shortHex(l.digest);
+          const fresh = !images.hasLayer(chain[i]!, l.digest);
+          if (!fresh) { if (fetched.has(l.digest)) emit(layerStatus(id, 'Pull complete')); continue; }
+          running++;
+          emit(layerProgress(id, 'Extracting', l.size, l.size));
+          unpacks.push(images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) }).then(
+            () => { emit(layerStatus(id, 'Pull complete')); },
+            (e: unknown) => { unpackFailure ??= { e }; },
+          ).finally(() => { running--; advance(); }));
+        }
+      };
+      const settle = async () => { for (let k = 0; k < unpacks.length; k++) await unpacks[k]; };
+      advance();
+      try {
+        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then(advance));
+      } catch (e) {
+        unpackFailure ??= { e };
+        await settle();
+        throw e;
+      }
+      advance();
+      await settle();
+      if (unpackFailure) throw unpackFailure.e;
+      for (const l of manifest.layers) this.sources.add(l.digest, host, ref.path);
+
+      keep(manifestDigest);
+      images.content.put(manifestBuf, { digest: manifestDigest });
+      await images.createImage({ manifest: manifestDigest }, {
+        tags: ref.digest === undefined ? [referenceString(ref)] : [],
+        repoDigests: [fullName(ref)],
+        repoDigest: topDigest,
+        onUnpack: (i, phase) => {
+          const l = manifest.layers[i]!;
+          emit(phase === 'start' ? layerProgress(shortHex(l.digest), 'Extracting', l.size, l.size) : layerStatus(shortHex(l.digest), 'Pull complete'));
+        },
+      });
+    });
+    emit({ status: `Digest: ${topDigest}` });
+    const after = images.resolve(familiarString(ref)).id;
+    return before !== after;
+  }
+
+  /** Downloads one layer blob into the content store, verified; retries transient failures. */
+  private async download(repo: Repository, l: Descriptor, emit: Emit, stopped: () => boolean): Promise<void> {
+    const id = shortHex(l.digest);
+    for (let attempt = 1; ; attempt++) {
+      let stream: Readable | undefined;
+      const w = this.images.content.writer({ digest: l.digest, size: l.size });
+      try {
+        stream = (await repo.getBlob(l.digest)).stream;
+        let current = 0;
+        const bar = throttle(100, (c) => emit(layerProgress(id, 'Downloading', c, l.size)));
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (stopped()) throw new BargeError('internal', 'pull cancelled');
+          w.write(chunk);
+          current += chunk.length;
+          bar.update(current);
+        }
+        bar.flush(current);
+        emit(layerStatus(id, 'Verifying Checksum'));
+        try {
+          w.commit();
+        } catch (e) {
+          throw invalid(`filesystem layer verification failed for digest ${l.digest}: ${messageOf(e)}`);
+        }
+        emit(layerStatus(id, 'Download complete'));
+        return;
+      } catch (e) {
+        w.abort();
+        stream?.destroy();
+        const transient = isKind(e, 'unavailable') || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /aborted|socket hang up/.test(messageOf(e));
+        if (!transient || attempt >= DOWNLOAD_ATTEMPTS || stopped()) throw e;
+        const wait = 2 ** attempt;
+        log.warn('layer download failed; retrying', { digest: l.digest, attempt, err: messageOf(e) });
+        emit(layerStatus(id, `Retrying in ${wait} second${wait > 1 ? 's' : ''}`));
+        await new Promise((r) => setTimeout(r, wait * 500));
+      }
+    }
+  }
+
+  // ---- push ----
+
+  /**
+   * docker push: pushes `name` (with `tag`, or every tag of the repository when neither gives one).
+   * Emits Docker's messages, ending each tag with "<tag>: digest: sha256:... size: N" and an aux
+   * message {Tag, Digest, Size}.
+   */
+  async push(name: string, tag: string | undefined, o: { auth?: AuthConfig }, emit: Emit): Promise<void> {
+    const ref = parseNormalizedNamed(name);
+    if (ref.digest !== undefined) throw invalid('cannot push a digest reference');
+    if (tag) {
+      if (!isValidTag(tag)) throw invalid(`invalid tag format: ${tag}`);
+      ref.tag = tag;
+    }
+    const repoName = fullName(ref);
+    let tags: string[];
+    if (ref.tag !== undefined) {
+      try { this.images.resolve(referenceString(ref)); } catch (e) {
+        if (isKind(e, 'notFound')) throw notFound(`An image does not exist locally with the tag: ${familiarString(ref)}`);
+        throw e;
+      }
+      tags = [ref.tag];
+    } else {
+      tags = [...new Set(this.images.records().flatMap((img) => img.repoTags.filter((t) => t.startsWith(repoName + ':')).map((t) => t.slice(repoName.length + 1))))].sort();
+      if (tags.length === 0) throw notFound(`An image does not exist locally with the tag: ${familiarName(ref)}`);
+    }
+    const reg = this.open(ref.domain, o.auth);
+    try {
+      await reg.endpoint();
+      emit({ status: `The push refers to repository [${repoName}]` });
+      for (const t of tags) await this.pushTag(reg, { ...ref, tag: t }, emit);
+    } finally {
+      this.sources.save();
+      reg.close();
+    }
+  }
+
+  private async pushTag(reg: Registry, ref: Reference, emit: Emit): Promise<void> {
+    const img = this.images.resolve(referenceString(ref));
+    const content = this.images.content;
+    const host = reg.host;
+    // Layers, once each (an image may repeat one), shown by their diffID as Docker does.
+    const layers: { desc: Descriptor; id: string }[] = [];
+    const seen = new Set<string>();
+    img.layers.forEach((l, i) => { if (!seen.has(l.digest)) { seen.add(l.digest); layers.push({ desc: l, id: shortHex(img.diffIds[i] ?? l.digest) }); } });
+    const mountFrom = [...new Set(layers.flatMap((l) => this.sources.repos(l.desc.digest, host, ref.path)))];
+    const repo = reg.repository(ref.path, ['pull', 'push']);
+    const mountScopes = mountFrom.map((r) => `repository:${r}:pull`);
+    const mrepo = mountScopes.length ? new Repository(reg, ref.path, ['pull', 'push'], mountScopes) : repo;
+
+    for (const l of layers) emit(layerStatus(l.id, 'Preparing'));
+    for (const l of layers.slice(CONCURRENCY)) emit(layerStatus(l.id, 'Waiting'));
+    await pool(layers, CONCURRENCY, async (l) => {
+      const d = l.desc.digest;
+      if (await repo.hasBlob(d)) {
+        emit(layerStatus(l.id, 'Layer already exists'));
+        this.sources.add(d, host, ref.path);
+        return;
+      }
+      for (const from of this.sources.repos(d, host, ref.path)) {
+        let mounted = false;
+        try { mounted = await mrepo.mountBlob(d, from); } catch (e) { log.debug('cross-repository mount refused', { digest: d, from, err: messageOf(e) }); }
+        if (mounted) {
+          emit(layerStatus(l.id, `Mounted from ${from}`));
+          this.sources.add(d, host, ref.path);
+          return;
+        }
+      }
+      const size = content.info(d).size;
+      const bar = throttle(100, (c) => emit(layerProgress(l.id, 'Pushing', c, size)));
+      await this.upload(repo, d, size, (n) => bar.update(n));
+      bar.flush(size);
+      emit(layerStatus(l.id, 'Pushed'));
+      this.sources.add(d, host, ref.path);
+    });
+
+    if (!await repo.hasBlob(img.id)) await this.upload(repo, img.id, content.info(img.id).size);
+
+    let body: Buffer;
+    let mediaType: string;
+    if (img.manifest && content.has(img.manifest.digest)) {
+      body = content.read(img.manifest.digest);
+      mediaType = img.manifest.mediaType;
+    } else {
+      // An image built or committed here has no manifest yet: make an OCI one.
+      mediaType = MediaType.OciManifest;
+      body = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType,
+        config: { mediaType: MediaType.OciConfig, digest: img.id, size: content.info(img.id).size },
+        layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      }));
+    }
+    const digest = sha256Digest(body);
+    const said = await repo.putManifest(ref.tag!, mediaType, body);
+    if (said && said !== digest) throw invalid(`registry stored the manifest as ${said}, but its bytes hash to ${digest}`);
+    emit({ status: `${ref.tag}: digest: ${digest} size: ${body.length}` });
+    emit({ progressDetail: {}, aux: { Tag: ref.tag, Digest: digest, Size: body.length } });
+    this.images.addRepoDigest(img.id, fullName(ref), digest);
+  }
+
+  /** Uploads a blob from the content store (verified as it is read), retrying transient failures. */
+  private async upload(repo: Repository, digest: string, size: number, onBytes?: (n: number) => void): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await repo.uploadBlob(digest, size, () => {
+          let n = 0;
+          const count = new Transform({ transform(chunk: Buffer, _e, cb) { n += chunk.length; onBytes?.(n); cb(null, chunk); } });
+          const src = this.images.content.createReadStream(digest);
+          src.on('error', (e) => count.destroy(e));
+          return src.pipe(count);
+        });
+        return;
+      } catch (e) {
+        if (!isKind(e, 'unavailable') || attempt >= DOWNLOAD_ATTEMPTS) throw e;
+        log.warn('blob upload failed; retrying', { digest, attempt, err: messageOf(e) });
+        await new Promise((r) => setTimeout(r, 2 ** attempt * 500));
+      }
+    }
+  }
+}
+
+/** Runs `fn` over `items`, `n` at a time; after the first failure no new item starts, and it is thrown. */
+async function pool<T>(items: T[], n: number, fn: (item: T, stopped: () => boolean) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const stopped = () => failure !== undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try { await fn(item, stopped); } catch (e) { failure ??= { e }; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (failure) throw failure.e;
+}
+
+function shortHex(digest: string): string {
+  return digest.slice(digest.indexOf(':') + 1, digest.indexOf(':') + 13);
+}
+
+function jsonOf(buf: Buffer, what: string): Record<string, unknown> {
+  let v: unknown;
+  try { v = JSON.parse(buf.toString('utf8')); } catch (e) { throw invalid(`invalid ${what}: ${messageOf(e)}`); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`invalid ${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** The digest of `buf`, which must be `want` when one is given (a digest reference, Docker-Content-Digest). */
+function verifyBytes(buf: Buffer, want: string | undefined, what: string): string {
+  const got = sha256Digest(buf);
+  if (want !== undefined && want.startsWith('sha256:') && want !== got) {
+    throw invalid(`${what} verification failed for digest ${want}: the registry sent bytes that hash to ${got}`);
+  }
+  return got;
+}
+
+/** The platform to pull: the host's; a --platform naming another is refused. */
+function checkPlatform(p: string | undefined): Platform {
+  const host = hostPlatform();
+  if (!p) return host;
+  const parts = p.toLowerCase().split('/');
+  let [os, arch, variant] = parts;
+  if (parts.length === 1 && os !== 'linux') { arch = os; os = 'linux'; }
+  if (os !== 'linux') throw invalid(`"${p}": operating system "${os}" is not supported: barge runs linux images`);
+  arch = arch === 'x86_64' || arch === 'x86-64' ? 'amd64' : arch === 'aarch64' ? 'arm64' : arch ?? host.architecture;
+  if (arch !== host.architecture) throw invalid(`"${p}": barge pulls images for this host's platform only (${fmtPlatform(host)})`);
+  return { os, architecture: arch, ...(variant ? { variant } : host.variant ? { variant: host.variant } : {}) };
+}
+
+function fmtPlatform(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+/** The index entry for `want` (containerd's platform matching: os, architecture, then variant). */
+function pickPlatform(index: Record<string, unknown>, want: Platform): Descriptor {
+  const list = index['manifests'];
+  if (!Array.isArray(list) || list.length > 10_000) throw invalid('invalid image index: no manifests');
+  const defaultVariant: Record<string, string> = { arm64: 'v8', arm: 'v7' };
+  const candidates: { d: Descriptor; score: number }[] = [];
+  for (const e of list as Record<string, unknown>[]) {
+    if (!e || typeof e !== 'object' || !isDigest(e['digest']) || !Number.isSafeInteger(e['size'])) continue;
+    const p = (e['platform'] ?? {}) as Record<string, unknown>;
+    if (p['os'] !== want.os || p['architecture'] !== want.architecture) continue;
+    const v = typeof p['variant'] === 'string' ? p['variant'] : '';
+    const wantV = want.variant ?? defaultVariant[want.architecture] ?? '';
+    let score: number;
+    if (v === wantV) score = 2;
+    else if (v === '' || v === defaultVariant[want.architecture]) score = 1;
+    else continue;
+    const mt = typeof e['mediaType'] === 'string' ? e['mediaType'] : MediaType.OciManifest;
+    if (mt !== MediaType.OciManifest && mt !== MediaType.DockerManifest) continue;
+    candidates.push({ d: { mediaType: mt, digest: e['digest'] as string, size: e['size'] as number }, score });
+  }
+  candidates.sort((a, b) => b.score - a.score);
+  if (!candidates[0]) throw notFound(`no matching manifest for ${fmtPlatform(want)} in the manifest list entries`);
+  return candidates[0].d;
+}
+
+/** Docker's messages for a pull the registry refused. */
+function pullError(e: unknown, ref: Reference): unknown {
+  if (!(e instanceof RegistryError)) return e;
+  const name = familiarName(ref);
+  if (e.code === 'MANIFEST_UNKNOWN' || (e.httpStatus === 404 && e.code === undefined && ref.digest === undefined)) {
+    return notFound(`manifest for ${familiarString(ref)} not found: ${e.message}`);
+  }
+  if (e.code === 'NAME_UNKNOWN' || e.code === 'UNAUTHORIZED' || e.code === 'DENIED' || e.httpStatus === 401 || e.httpStatus === 403) {
+    return notFound(`pull access denied for ${name}, repository does not exist or may require 'docker login': ${e.message}`);
+  }
+  return e;
+}
+
+/** The registry domain of a login server address ("https://index.docker.io/v1/" -> docker.io). */
+export function domainOfServer(server: string): string {
+  let s = server.trim().replace(/^https?:\/\//, '');
+  s = s.split('/')[0] ?? '';
+  if (!s || s === 'index.docker.io' || s === 'registry-1.docker.io' || s === 'docker.io') return DOCKER_HUB_DOMAIN;
+  return s.toLowerCase();
+}
