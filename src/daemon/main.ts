@@ -13,6 +13,8 @@ import { containerRoutes } from '../api/routes/containers.js';
 import { imageRoutes } from '../api/routes/images.js';
 import { archiveRoutes } from '../api/routes/archive.js';
 import { networkRoutes } from '../api/routes/networks.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { BuildService } from '../build/service.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
 import { ImageService } from '../image/service.js';
@@ -101,6 +103,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   imageRoutes(api.router, { images, containers });
   archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers });
+  buildRoutes(api.router, { builds: new BuildService(config.dataRoot, images, containers) });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
 

@@ -869,6 +869,45 @@ export class ImageService {
   }
 
   /**
+   * A build step that changes only the config (ENV, CMD, LABEL...; Dockerfile builds): the layers of
+   * image `parentId` (none when null: FROM scratch) with `config`, and an "empty_layer" history entry
+   * (none with `noHistory`, for an empty scratch base). No snapshot is made.
+   */
+  async commitConfig(parentId: string | null, o: { config: ContainerDefaults; createdBy?: string; comment?: string; tags?: string[]; noHistory?: boolean; created?: string }): Promise<ImageRecord> {
+    const parent = parentId ? this.store.get(parentId) : undefined;
+    if (parentId && !parent) throw notFound(`No such image: ${parentId}`);
+    const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
+    const held = parent ? [...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)] : [];
+    const brought: string[] = [];
+    this.lease(held);
+    try {
+      const created = o.created ?? rfc3339(new Date());
+      const pc = parent?.config;
+      const platform = hostPlatform();
+      const history: HistoryEntry = { created, created_by: o.createdBy ?? '', empty_layer: true };
+      if (o.comment) history.comment = o.comment;
+      const config: ImageConfig = {
+        architecture: pc?.architecture ?? platform.architecture,
+        ...(pc?.variant ? { variant: pc.variant } : {}),
+        config: o.config,
+        created,
+        history: [...(pc?.history ?? []), ...(o.noHistory ? [] : [history])],
+        os: pc?.os ?? platform.os,
+        rootfs: { type: 'layers', diff_ids: [...(parent?.diffIds ?? [])] },
+      };
+      const cfg = this.content.put(JSON.stringify(config));
+      this.lease([cfg.digest]);
+      brought.push(cfg.digest);
+      const img = await this.createImage({ config: cfg.digest, layers: [...(parent?.layers ?? [])] }, { tags, ...(parent ? { parent: parent.id } : {}) });
+      return img;
+    } finally {
+      this.release(held);
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /**
    * `docker image prune`: removes dangling images (no tag), or with `all` every image no container
    * uses, as moby does: untagged images with children are kept, images used by a container are skipped
    * whole, `until` and label filters narrow the set. Returns Docker's report.

@@ -1,0 +1,79 @@
+// The build cache: which image a build step produced, by the step's cache key.
+//
+// A key is the sha256 of everything the step's result depends on (builder.ts `stepKey`): the parent
+// image ID, the instruction after substitution, the build args in scope, and for COPY/ADD the checksum
+// of the sources' contents and metadata. Since the parent is part of the key, a changed step changes
+// every key after it, and none before. An entry is only a pointer: the image it names is an ordinary
+// (usually untagged, intermediate) image, and an entry whose image is gone is a miss and is dropped.
+//
+// On disk: <dataRoot>/build/cache.json, { version, entries: { key: { id, created, lastUsed } } },
+// rewritten atomically after each build that changed it, so it survives a daemon restart or a kill.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readJsonOr, writeJsonAtomic } from '../lib/fsutil.js';
+
+export interface CacheEntry {
+  /** The image the step produced. */
+  id: string;
+  /** RFC 3339 times. */
+  created: string;
+  lastUsed: string;
+}
+
+interface CacheFile { version: 1; entries: Record<string, CacheEntry> }
+
+export class BuildCache {
+  private entries: Map<string, CacheEntry>;
+  private dirty = false;
+
+  private constructor(private readonly file: string, entries: Record<string, CacheEntry>) {
+    this.entries = new Map(Object.entries(entries));
+  }
+
+  static open(dataRoot: string): BuildCache {
+    const dir = path.join(dataRoot, 'build');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const data = readJsonOr<CacheFile>(path.join(dir, 'cache.json'), { version: 1, entries: {} });
+    return new BuildCache(path.join(dir, 'cache.json'), data.version === 1 && data.entries ? data.entries : {});
+  }
+
+  /** The image of key `key`, if `exists(id)` still says so (else the entry is dropped). */
+  get(key: string, exists: (id: string) => boolean): string | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (!exists(e.id)) { this.entries.delete(key); this.dirty = true; return undefined; }
+    e.lastUsed = new Date().toISOString();
+    return e.id;
+  }
+
+  set(key: string, id: string): void {
+    const now = new Date().toISOString();
+    this.entries.set(key, { id, created: now, lastUsed: now });
+    this.dirty = true;
+  }
+
+  /** Every image some entry points at. */
+  images(): Set<string> {
+    return new Set([...this.entries.values()].map((e) => e.id));
+  }
+
+  all(): [string, CacheEntry][] {
+    return [...this.entries];
+  }
+
+  /** Drops the entries `drop` selects (all by default); returns them. */
+  remove(drop: (key: string, e: CacheEntry) => boolean = () => true): [string, CacheEntry][] {
+    const out: [string, CacheEntry][] = [];
+    for (const [k, e] of this.entries) if (drop(k, e)) { out.push([k, e]); this.entries.delete(k); }
+    if (out.length) this.dirty = true;
+    this.flush();
+    return out;
+  }
+
+  /** Writes the cache if it changed. */
+  flush(): void {
+    if (!this.dirty) return;
+    writeJsonAtomic(this.file, { version: 1, entries: Object.fromEntries(this.entries) } satisfies CacheFile, 0o600);
+    this.dirty = false;
+  }
+}

@@ -1,0 +1,84 @@
+// BuildService: what the daemon and the API see of builds. It owns the build cache and the scratch
+// area (<dataRoot>/build/tmp, emptied at start: a killed build leaves nothing that matters), and
+// composes the context reader and the builder:
+//   const id = await builds.build(requestBody, options, (msg) => res.write(JSON.stringify(msg)))
+//   await builds.prune()          // docker builder prune: cache entries and the images only they kept
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ImageService } from '../image/service.js';
+import type { ContainerService } from '../container/service.js';
+import { BuildCache } from './cache.js';
+import { receiveContext } from './context.js';
+import { Builder, type BuildMessage, type BuildOptions } from './builder.js';
+
+export type { BuildMessage, BuildOptions } from './builder.js';
+export { BuildError } from './builder.js';
+
+export interface PruneResult { CachesDeleted: string[] | null; SpaceReclaimed: number }
+
+export class BuildService {
+  private readonly cache: BuildCache;
+  private readonly builder: Builder;
+  private readonly tmpRoot: string;
+
+  constructor(dataRoot: string, private readonly images: ImageService, containers: ContainerService) {
+    this.cache = BuildCache.open(dataRoot);
+    this.tmpRoot = path.join(dataRoot, 'build', 'tmp');
+    fs.rmSync(this.tmpRoot, { recursive: true, force: true });
+    fs.mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
+    this.builder = new Builder({ images, containers, cache: this.cache, tmpRoot: this.tmpRoot });
+  }
+
+  /** Builds from a request body (a context tar, plain or gzip, or a Dockerfile alone). */
+  async build(body: AsyncIterable<Uint8Array>, o: BuildOptions, emit: (m: BuildMessage) => void): Promise<string> {
+    const ctx = await receiveContext(body, this.tmpRoot, o.dockerfile || 'Dockerfile');
+    try {
+      return await this.builder.build(ctx, o, emit);
+    } finally {
+      ctx.close();
+    }
+  }
+
+  /** The build cache's size: the layers of images that only the cache keeps (system df). */
+  usage(): { count: number; size: number; entries: { id: string; size: number; created: string; lastUsed: string }[] } {
+    const entries = this.cache.all().map(([, e]) => {
+      const img = this.images.get(e.id);
+      const parent = img?.parent ? this.images.get(img.parent) : undefined;
+      return { id: e.id, size: img ? Math.max(0, img.size - (parent?.size ?? 0)) : 0, created: e.created, lastUsed: e.lastUsed };
+    });
+    return { count: entries.length, size: entries.reduce((n, e) => n + e.size, 0), entries };
+  }
+
+  /**
+   * docker builder prune: drops every cache entry, then removes the images the cache kept that nothing
+   * else needs (untagged, unused, without children), children first.
+   */
+  async prune(): Promise<PruneResult> {
+    const dropped = this.cache.remove();
+    const ids = new Set(dropped.map(([, e]) => e.id));
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (let progress = true; progress;) {
+      progress = false;
+      for (const id of ids) {
+        const img = this.images.get(id);
+        if (!img) { ids.delete(id); continue; }
+        if (img.repoTags.length || img.repoDigests.length || this.images.children(id).length) continue;
+        const parent = img.parent ? this.images.get(img.parent) : undefined;
+        const size = Math.max(0, img.size - (parent?.size ?? 0));
+        try {
+          await this.images.remove(id);
+          deleted.push(id);
+          reclaimed += size;
+          ids.delete(id);
+          progress = true;
+          // Its untagged parent (an earlier step, or the empty base of FROM scratch) may now go too.
+          if (parent && !parent.repoTags.length && !parent.repoDigests.length) ids.add(parent.id);
+        } catch {
+          ids.delete(id); // in use by a container: keep it
+        }
+      }
+    }
+    return { CachesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+}
