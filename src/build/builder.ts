@@ -563,8 +563,7 @@ class BuildRun {
       for await (const e of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: true }, () => exited)) this.out(e.log);
       const res = await done;
       if (res.StatusCode !== 0) {
-        const shown = ins.json ? JSON.stringify(cmd) : cmd.join(' ');
-        throw new BuildError(`The command '${shown}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
+        throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
       }
       const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' ') });
       this.d.cache.set(key, img.id);

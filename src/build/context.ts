@@ -153,7 +153,14 @@ export function collectSources(root: string, srcs: string[], o: { excludes?: str
       matches.push(cleaned);
     }
     for (const m of matches) {
-      const resolved = resolveInRoot(root, m, { followLast: true });
+      const missing = () => notFound(o.fromContext
+        ? `COPY failed: file not found in build context or excluded by .dockerignore: stat ${m}: file does not exist`
+        : `COPY failed: stat ${m}: file does not exist`);
+      let resolved;
+      try { resolved = resolveInRoot(root, m, { followLast: true }); } catch (e) {
+        if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((e as NodeJS.ErrnoException).code ?? '')) throw missing();
+        throw e;
+      }
       let st: fs.Stats | undefined;
       let inRoot: string;
       try {
@@ -162,7 +169,7 @@ export function collectSources(root: string, srcs: string[], o: { excludes?: str
       } finally {
         resolved.close();
       }
-      if (!st) throw notFound(o.fromContext ? `failed to compute cache key: "/${m}": not found` : `"/${m}": not found`);
+      if (!st) throw missing();
       const abs = path.join(root, inRoot);
       const base = o.parents ? m.split('/').slice(0, -1) : [];
       const prefix = base.length ? base.join('/') + '/' : '';
