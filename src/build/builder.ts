@@ -77,6 +77,9 @@ export interface BuilderDeps {
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 const EMPTY_BASE_TIME = '1970-01-01T00:00:00Z';
+/** The label of RUN steps' containers, and the key prefix of builds' private layers (see recover). */
+export const BUILD_LABEL = 'barge.build.step';
+export const BUILD_LAYER_PREFIX = 'build-';
 
 interface Stage {
   index: number;
@@ -94,6 +97,10 @@ interface StageState {
   /** ARGs declared in this stage, with their values (undefined: declared without a value). */
   args: Map<string, string | undefined>;
   cmdSet: boolean;
+  /** The number of the step under way ("Step n/N"). */
+  step: number;
+  /** The stage's output (held back while an earlier stage is still building). */
+  out: (s: string) => void;
 }
 
 export class BuildError extends BargeError {
@@ -121,7 +128,6 @@ class BuildRun {
   private readonly globalArgs = new Map<string, string | undefined>();
   private readonly usedArgs = new Set<string>();
   private readonly stageImages = new Map<number, string | null>();
-  private step = 0;
   private totalSteps = 0;
   private readonly out: (s: string) => void;
   private readonly host = hostPlatform();
@@ -142,10 +148,35 @@ class BuildRun {
     const needed = this.neededStages(stages, target);
     const order = stages.filter((s) => needed.has(s.index));
     this.totalSteps = order.reduce((n, s) => n + 1 + s.instructions.length, 0) + (Object.keys(this.o.labels).length ? 1 : 0);
-    let last: string | null = null;
-    for (const s of order) {
-      last = await this.buildStage(s, stages, s === target);
+    // Stages run as soon as the stages they need are built, so independent stages build in parallel.
+    // Their output is shown in stage order: a stage's lines are held back until the stages before it
+    // are done, then streamed live.
+    const chans = order.map(() => ({ buf: [] as string[], live: false, done: false }));
+    const advance = () => {
+      for (const c of chans) {
+        if (!c.live) {
+          c.live = true;
+          for (const t of c.buf.splice(0)) this.out(t);
+        }
+        if (!c.done) break;
+      }
+    };
+    advance();
+    const promises = new Map<number, Promise<string | null>>();
+    let firstStep = 1;
+    for (const [i, s] of order.entries()) {
+      const c = chans[i]!;
+      const out = (t: string) => { if (c.live) this.out(t); else c.buf.push(t); };
+      const deps = this.stageDeps(stages, s).map((d) => promises.get(d.index)!);
+      const start = firstStep;
+      const p = Promise.all(deps).then(() => this.buildStage(s, stages, s === target, start, out));
+      promises.set(s.index, p.finally(() => { c.done = true; advance(); }));
+      firstStep += 1 + s.instructions.length;
     }
+    const settled = await Promise.allSettled([...promises.values()]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    let last = (settled[settled.length - 1] as PromiseFulfilledResult<string | null>).value;
     if (last === null) last = (await this.emptyBase());
     const unused = Object.keys(this.o.buildArgs).filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.out(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
@@ -229,21 +260,28 @@ class BuildRun {
     return undefined;
   }
 
+  /** The stages a stage needs: its FROM, and its COPY --from sources. */
+  private stageDeps(stages: Stage[], s: Stage): Stage[] {
+    const deps: Stage[] = [];
+    const dep = this.stageRef(stages, s.base, s.index);
+    if (dep) deps.push(dep);
+    for (const ins of s.instructions) {
+      if (ins.cmd !== 'copy') continue;
+      const from = ins.flags.find((f) => f.startsWith('from='));
+      if (!from) continue;
+      const v = this.lex.processWord(from.slice(5).replace(/^(["'])(.*)\1$/, '$2'), this.globalEnv());
+      const st = this.stageRef(stages, v, s.index);
+      if (st && !deps.includes(st)) deps.push(st);
+    }
+    return deps;
+  }
+
   private neededStages(stages: Stage[], target: Stage): Set<number> {
     const need = new Set<number>();
     const visit = (s: Stage) => {
       if (need.has(s.index)) return;
       need.add(s.index);
-      const dep = this.stageRef(stages, s.base, s.index);
-      if (dep) visit(dep);
-      for (const ins of s.instructions) {
-        if (ins.cmd !== 'copy' && ins.cmd !== 'add') continue;
-        const from = ins.flags.find((f) => f.startsWith('from='));
-        if (!from) continue;
-        const v = this.lex.processWord(from.slice(5), this.globalEnv());
-        const st = this.stageRef(stages, v, s.index);
-        if (st) visit(st);
-      }
+      for (const d of this.stageDeps(stages, s)) visit(d);
     };
     visit(target);
     return need;
@@ -251,12 +289,12 @@ class BuildRun {
 
   // ---- stages ----
 
-  private async buildStage(stage: Stage, stages: Stage[], isTarget: boolean): Promise<string | null> {
-    this.header(stage.from);
+  private async buildStage(stage: Stage, stages: Stage[], isTarget: boolean, firstStep: number, out: (s: string) => void): Promise<string | null> {
+    const st: StageState = { imageId: null, config: {}, args: new Map(), cmdSet: false, step: firstStep - 1, out };
+    this.header(st, stage.from);
     if (stage.platform && !this.platformOk(stage.platform)) {
       throw invalid(`platform ${stage.platform} is not supported: barge builds for the host's platform (${this.host.os}/${this.host.architecture}) only`);
     }
-    const st: StageState = { imageId: null, config: {}, args: new Map(), cmdSet: false };
     if (stage.base.toLowerCase() !== 'scratch') {
       const dep = this.stageRef(stages, stage.base, stage.index);
       let id: string | null;
@@ -271,14 +309,14 @@ class BuildRun {
       }
       st.imageId = id;
       if (id) st.config = structuredClone(this.d.images.get(id)!.config.config ?? {});
-      this.out(` ---> ${id ? id.slice(7, 19) : ''}\n`);
+      st.out(` ---> ${id ? id.slice(7, 19) : ''}\n`);
     } else {
-      this.out(' ---> \n');
+      st.out(' ---> \n');
     }
     // ONBUILD triggers of the base image run first.
     const triggers = st.config.OnBuild ?? [];
     if (triggers.length) {
-      this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      st.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
       st.config.OnBuild = null;
       for (const t of triggers) {
         const parsed = parseDockerfile(t).instructions[0];
@@ -287,12 +325,12 @@ class BuildRun {
       }
     }
     for (const ins of stage.instructions) {
-      this.header(ins);
+      this.header(st, ins);
       await this.instruction(ins, st, stages, stage);
     }
     if (isTarget && Object.keys(this.o.labels).length) {
       const labels = Object.entries(this.o.labels).map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ');
-      this.header({ original: `LABEL ${labels}` } as Instruction);
+      this.header(st, { original: `LABEL ${labels}` } as Instruction);
       await this.configStep(st, `LABEL ${labels}`, (c) => { c.Labels = { ...(c.Labels ?? {}), ...this.o.labels }; });
     }
     this.stageImages.set(stage.index, st.imageId);
@@ -304,10 +342,10 @@ class BuildRun {
     return os === this.host.os && (arch === undefined || arch === this.host.architecture) && (variant === undefined || variant === (this.host.variant ?? variant));
   }
 
-  private header(ins: Instruction): void {
-    this.step++;
+  private header(st: StageState, ins: Instruction): void {
+    st.step++;
     const text = ins.original.split('\n')[0];
-    this.out(`Step ${this.step}/${this.totalSteps} : ${text}\n`);
+    st.out(`Step ${st.step}/${this.totalSteps} : ${text}\n`);
   }
 
   /** The variables an instruction's arguments see: the stage's ARGs, overridden by its ENV. */
@@ -467,10 +505,10 @@ class BuildRun {
   }
 
   private useImage(st: StageState, id: string, cached: boolean): void {
-    if (cached) this.out(' ---> Using cache\n');
+    if (cached) st.out(' ---> Using cache\n');
     st.imageId = id;
     st.config = structuredClone(this.d.images.get(id)!.config.config ?? {});
-    this.out(` ---> ${id.slice(7, 19)}\n`);
+    st.out(` ---> ${id.slice(7, 19)}\n`);
   }
 
   /** A step that only edits the config. */
@@ -500,7 +538,7 @@ class BuildRun {
     const hit = this.cached(key);
     if (hit) return this.useImage(st, hit, true);
     const parent = st.imageId ?? await this.emptyBase();
-    const sk = `build-${randomBytes(16).toString('hex')}`;
+    const sk = `${BUILD_LAYER_PREFIX}${randomBytes(16).toString('hex')}`;
     const images = this.d.images;
     await images.prepareRootfs(sk, parent);
     try {
@@ -550,24 +588,24 @@ class BuildRun {
     const cs = this.d.containers;
     const { Id: cid } = await cs.createContainer({
       Image: parent, Cmd: cmd, Entrypoint: [], Env: env, User: st.config.User ?? '', WorkingDir: st.config.WorkingDir ?? '',
-      Labels: {}, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false,
+      Labels: { [BUILD_LABEL]: String(st.step) }, AttachStdout: true, AttachStderr: true, Tty: false, OpenStdin: false,
       HostConfig: { NetworkMode: mode === 'default' ? 'bridge' : mode, ExtraHosts: this.o.extraHosts, LogConfig: { Type: 'json-file', Config: {} } },
     }, undefined);
-    this.out(` ---> Running in ${cid.slice(0, 12)}\n`);
+    st.out(` ---> Running in ${cid.slice(0, 12)}\n`);
     try {
       const rec = cs.store.get(cid)!;
       let exited = false;
       const waited = cs.wait(cid, 'next-exit');
       await cs.start(cid);
       const done = waited.then((r) => { exited = true; return r; });
-      for await (const e of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: true }, () => exited)) this.out(e.log);
+      for await (const e of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: true }, () => exited)) st.out(e.log);
       const res = await done;
       if (res.StatusCode !== 0) {
         throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
       }
       const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' ') });
       this.d.cache.set(key, img.id);
-      this.out(`Removing intermediate container ${cid.slice(0, 12)}\n`);
+      st.out(`Removing intermediate container ${cid.slice(0, 12)}\n`);
       this.useImage(st, img.id, false);
     } finally {
       await cs.remove(cid, { force: true }).catch((e) => log.warn('build container not removed', { id: cid, err: messageOf(e) }));
@@ -626,7 +664,7 @@ class BuildRun {
     try {
       let extraHash = '';
       for (const u of urls) {
-        const dl = await this.download(u, checksum);
+        const dl = await this.download(st, u, checksum);
         cleanups.push(() => fs.rmSync(dl.file, { force: true }));
         downloads.push(dl);
         extraHash += `${u} ${dl.digest} `;
@@ -649,7 +687,7 @@ class BuildRun {
         const hash = fromImage + inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',') + extraHash;
         const hit = this.cached(this.key(st, what, hash));
         if (hit) return this.useImage(st, hit, true);
-        const sk = `build-src-${randomBytes(8).toString('hex')}`;
+        const sk = `${BUILD_LAYER_PREFIX}src-${randomBytes(8).toString('hex')}`;
         await this.d.images.prepareRootfs(sk, fromImage);
         try {
           await this.d.images.withRootfs(sk, undefined, (root) => run(root));
@@ -709,8 +747,8 @@ class BuildRun {
     }
   }
 
-  private async download(url: string, checksum?: string): Promise<{ file: string; name: string; digest: string; mtime?: number }> {
-    this.out(`Downloading ${url}\n`);
+  private async download(st: StageState, url: string, checksum?: string): Promise<{ file: string; name: string; digest: string; mtime?: number }> {
+    st.out(`Downloading ${url}\n`);
     let res: Response;
     try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
       throw invalid(`failed to download ${url}: ${messageOf((e as { cause?: unknown }).cause ?? e)}`);

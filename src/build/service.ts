@@ -9,7 +9,9 @@ import type { ImageService } from '../image/service.js';
 import type { ContainerService } from '../container/service.js';
 import { BuildCache } from './cache.js';
 import { receiveContext } from './context.js';
-import { Builder, type BuildMessage, type BuildOptions } from './builder.js';
+import { Builder, BUILD_LABEL, BUILD_LAYER_PREFIX, type BuildMessage, type BuildOptions } from './builder.js';
+import { log } from '../lib/log.js';
+import { messageOf } from '../lib/errors.js';
 
 export type { BuildMessage, BuildOptions } from './builder.js';
 export { BuildError } from './builder.js';
@@ -21,12 +23,25 @@ export class BuildService {
   private readonly builder: Builder;
   private readonly tmpRoot: string;
 
-  constructor(dataRoot: string, private readonly images: ImageService, containers: ContainerService) {
+  constructor(dataRoot: string, private readonly images: ImageService, private readonly containers: ContainerService) {
     this.cache = BuildCache.open(dataRoot);
     this.tmpRoot = path.join(dataRoot, 'build', 'tmp');
     fs.rmSync(this.tmpRoot, { recursive: true, force: true });
     fs.mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
     this.builder = new Builder({ images, containers, cache: this.cache, tmpRoot: this.tmpRoot });
+  }
+
+  /**
+   * Removes what a killed barged left of builds: step containers (labelled) and private layers.
+   * Called once at start, after the container service has recovered.
+   */
+  async recover(): Promise<void> {
+    for (const c of this.containers.store.all()) {
+      if (c.Config.Labels?.[BUILD_LABEL] === undefined) continue;
+      await this.containers.remove(c.Id, { force: true }).catch((e) => log.warn('leftover build container not removed', { id: c.Id, err: messageOf(e) }));
+    }
+    const keys = await this.images.removeRootfsWithPrefix(BUILD_LAYER_PREFIX);
+    if (keys.length) log.info('removed layers of interrupted builds', { count: keys.length });
   }
 
   /** Builds from a request body (a context tar, plain or gzip, or a Dockerfile alone). */
@@ -47,6 +62,24 @@ export class BuildService {
       return { id: e.id, size: img ? Math.max(0, img.size - (parent?.size ?? 0)) : 0, created: e.created, lastUsed: e.lastUsed };
     });
     return { count: entries.length, size: entries.reduce((n, e) => n + e.size, 0), entries };
+  }
+
+  /** GET /system/df's BuildCache records (Docker's BuildCache shape) and their total size. */
+  dfEntries(): { BuildCache: unknown[]; BuilderSize: number } {
+    const u = this.usage();
+    const inUse = new Set(this.containers.store.all().map((c) => c.Image));
+    return {
+      BuildCache: u.entries.map((e) => {
+        const img = this.images.get(e.id);
+        return {
+          ID: e.id.replace(/^sha256:/, '').slice(0, 25), Parents: img?.parent ? [img.parent.replace(/^sha256:/, '').slice(0, 25)] : null,
+          Type: 'regular', Description: (img?.config.history ?? []).at(-1)?.created_by ?? '', InUse: inUse.has(e.id),
+          Shared: !!img && (img.repoTags.length > 0 || this.images.children(e.id).length > 0), Size: e.size,
+          CreatedAt: e.created, LastUsedAt: e.lastUsed, UsageCount: 1,
+        };
+      }),
+      BuilderSize: u.size,
+    };
   }
 
   /**

@@ -76,6 +76,9 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   const execs = new ExecService(containers, events);
   images.setInUse((imageId) => containers.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running })));
 
+  const builds = new BuildService(config.dataRoot, images, containers);
+  await builds.recover();
+
   const api = new ApiServer();
   const host = probeHost();
   systemRoutes(api.router, {
@@ -100,10 +103,10 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     rootfsSize: (id) => images.rootfsSize(id),
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
-  imageRoutes(api.router, { images, containers });
+  imageRoutes(api.router, { images, containers, buildCache: () => builds.dfEntries() });
   archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers });
-  buildRoutes(api.router, { builds: new BuildService(config.dataRoot, images, containers) });
+  buildRoutes(api.router, { builds });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
 

@@ -1069,6 +1069,17 @@ export class ImageService {
     await this.gc();
   }
 
+  /**
+   * Removes the writable layers (and init layers) whose key starts with `prefix` that no container
+   * owns: what a killed build left (builds name their private layers "build-..."). Returns the keys.
+   */
+  async removeRootfsWithPrefix(prefix: string): Promise<string[]> {
+    if (!prefix) throw invalid('a prefix is required');
+    const keys = this.snapshots.list().filter((sn) => sn.kind === 'active' && sn.name.startsWith(prefix)).map((sn) => sn.name);
+    for (const k of keys) await this.removeRootfs(k);
+    return keys;
+  }
+
   /** Docker's container diff: [{Path, Kind}] with Kind 0 = modified, 1 = added, 2 = deleted. */
   async changes(containerId: string): Promise<Change[]> {
     return this.snapshots.changes(containerId);
