@@ -97,6 +97,8 @@ interface StageState {
   /** ARGs declared in this stage, with their values (undefined: declared without a value). */
   args: Map<string, string | undefined>;
   cmdSet: boolean;
+  /** MAINTAINER: the author of the images the stage makes from then on. */
+  author?: string;
   /** The number of the step under way ("Step n/N"). */
   step: number;
   /** The stage's output (held back while an earlier stage is still building). */
@@ -406,6 +408,7 @@ class BuildRun {
       case 'maintainer': {
         noArgs();
         const who = rest.trim();
+        st.author = who;
         return this.configStep(st, `MAINTAINER ${who}`, () => undefined);
       }
       case 'arg': {
@@ -518,7 +521,7 @@ class BuildRun {
     if (hit) return this.useImage(st, hit, true);
     const config = structuredClone(st.config);
     edit(config);
-    const img = await this.d.images.commitConfig(st.imageId, { config, createdBy: `/bin/sh -c #(nop) ${what}` });
+    const img = await this.d.images.commitConfig(st.imageId, { config, createdBy: `/bin/sh -c #(nop) ${what}`, ...(st.author ? { author: st.author } : {}) });
     this.d.cache.set(key, img.id);
     this.useImage(st, img.id, false);
   }
@@ -545,7 +548,7 @@ class BuildRun {
       await images.withRootfs(sk, undefined, fill);
       const config = structuredClone(st.config);
       edit(config);
-      const img = await images.commit(sk, { imageId: parent, config, createdBy: `/bin/sh -c ${createdBy}` });
+      const img = await images.commit(sk, { imageId: parent, config, createdBy: `/bin/sh -c ${createdBy}`, ...(st.author ? { author: st.author } : {}) });
       this.d.cache.set(key, img.id);
       this.useImage(st, img.id, false);
     } finally {
@@ -603,7 +606,7 @@ class BuildRun {
       if (res.StatusCode !== 0) {
         throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
       }
-      const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' ') });
+      const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' '), ...(st.author ? { author: st.author } : {}) });
       this.d.cache.set(key, img.id);
       st.out(`Removing intermediate container ${cid.slice(0, 12)}\n`);
       this.useImage(st, img.id, false);

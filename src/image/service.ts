@@ -873,7 +873,7 @@ export class ImageService {
    * image `parentId` (none when null: FROM scratch) with `config`, and an "empty_layer" history entry
    * (none with `noHistory`, for an empty scratch base). No snapshot is made.
    */
-  async commitConfig(parentId: string | null, o: { config: ContainerDefaults; createdBy?: string; comment?: string; tags?: string[]; noHistory?: boolean; created?: string }): Promise<ImageRecord> {
+  async commitConfig(parentId: string | null, o: { config: ContainerDefaults; createdBy?: string; comment?: string; author?: string; tags?: string[]; noHistory?: boolean; created?: string }): Promise<ImageRecord> {
     const parent = parentId ? this.store.get(parentId) : undefined;
     if (parentId && !parent) throw notFound(`No such image: ${parentId}`);
     const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
@@ -886,9 +886,11 @@ export class ImageService {
       const platform = hostPlatform();
       const history: HistoryEntry = { created, created_by: o.createdBy ?? '', empty_layer: true };
       if (o.comment) history.comment = o.comment;
+      if (o.author) history.author = o.author;
       const config: ImageConfig = {
         architecture: pc?.architecture ?? platform.architecture,
         ...(pc?.variant ? { variant: pc.variant } : {}),
+        ...(o.author ? { author: o.author } : {}),
         config: o.config,
         created,
         history: [...(pc?.history ?? []), ...(o.noHistory ? [] : [history])],

@@ -6,9 +6,12 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as http from 'node:http';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { cliEnv } from '../helpers/engine.js';
+import { startDaemon, hostLeftovers, type TestDaemon } from '../helpers/daemon.js';
+import { cliEnv, until } from '../helpers/engine.js';
+import { TarWriter } from '../../src/lib/tarwriter.js';
 
 const MULTI = `# syntax=docker/dockerfile:1
 ARG BASE=busybox
@@ -245,6 +248,14 @@ describe('barge build', () => {
     } finally {
       fs.rmSync(path.join(ctx, 'evil'));
     }
+    // A hostile context tar: an entry climbing out of the context is refused, nothing lands outside.
+    const t = new TarWriter();
+    t.add({ name: 'Dockerfile', type: 'file', data: 'FROM busybox\nCOPY . /\n' });
+    t.add({ name: '../../../../../../tmp/barge-build-escape', type: 'file', data: 'x' });
+    const r = build(['-'], { input: t.finish() });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /breakout/);
+    assert.equal(fs.existsSync('/tmp/barge-build-escape'), false);
     assert.equal(d.barge(['ps', '-aq']).stdout, '');
   });
 
@@ -285,6 +296,71 @@ describe('barge build', () => {
     const id = fs.readFileSync(f, 'utf8');
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
     assert.equal(out, id + '\n');
+  });
+
+  test('ADD of a URL (with --checksum), COPY --parents and --exclude, MAINTAINER', async () => {
+    const body = 'served over http\n';
+    const server = http.createServer((req, res) => {
+      if (req.url === '/files/data.txt') { res.writeHead(200, { 'Last-Modified': 'Wed, 01 Jan 2020 00:00:00 GMT' }); res.end(body); return; }
+      res.writeHead(404); res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const dir = path.join(d.dir, 'more');
+      fs.mkdirSync(path.join(dir, 'a/b'), { recursive: true });
+      fs.mkdirSync(path.join(dir, 'c'), { recursive: true });
+      for (const f of ['a/b/one.txt', 'a/b/two.md', 'c/three.txt']) fs.writeFileSync(path.join(dir, f), f);
+      const sum = 'sha256:' + createHash('sha256').update(body).digest('hex');
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), [
+        'FROM busybox',
+        'MAINTAINER Jane Doe <jane@example.com>',
+        `ADD --checksum=${sum} http://127.0.0.1:${port}/files/data.txt /web/`,
+        `ADD http://127.0.0.1:${port}/files/data.txt /web/renamed.txt`,
+        'COPY --parents a/b/one.txt c/three.txt /p/',
+        'COPY --exclude=**/*.md a /nomd/',
+        'CMD ["sh", "-c", "cat /web/data.txt /web/renamed.txt; stat -c %a /web/data.txt; find /p /nomd -type f | sort"]',
+      ].join('\n') + '\n');
+      const r = await d.bargeAsync(['build', '-t', 'more', dir], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(run('more').split('\n'), [
+        'served over http', 'served over http', '600', '/nomd/b/one.txt', '/p/a/b/one.txt', '/p/c/three.txt', '',
+      ]);
+      assert.equal(d.barge(['image', 'inspect', '-f', '{{.Author}}', 'more']).stdout.trim(), 'Jane Doe <jane@example.com>');
+      const bad = await d.bargeAsync(['build', '-'], { input: `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/files/data.txt /x\n`, timeoutMs: 60_000 });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /digest mismatch/);
+      const missing = await d.bargeAsync(['build', '-'], { input: `FROM busybox\nADD http://127.0.0.1:${port}/nope /x\n`, timeoutMs: 60_000 });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /HTTP 404/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('RUN networks (--network, RUN --network=none), --add-host, proxy args', () => {
+    const out = ok(['--network', 'none', '--no-cache', '-'], 'FROM busybox\nRUN ls /sys/class/net\n');
+    assert.match(out, /^lo$/m);
+    assert.doesNotMatch(out, /^eth0$/m);
+    const out2 = ok(['--no-cache', '--add-host', 'myhost:10.1.2.3', '--build-arg', 'HTTP_PROXY=http://proxy:3128', '-'],
+      'FROM busybox\nRUN ls /sys/class/net\nRUN --network=none ls /sys/class/net | tr "\\n" " "; echo\nRUN grep myhost /etc/hosts; echo "proxy=$HTTP_PROXY"\n');
+    assert.match(out2, /^eth0$/m, 'the default network is the bridge');
+    assert.match(out2, /^lo $/m, 'RUN --network=none has only lo');
+    assert.match(out2, /10\.1\.2\.3\s+myhost/);
+    assert.match(out2, /^proxy=http:\/\/proxy:3128$/m);
+    assert.doesNotMatch(out2, /were not consumed/);
+  });
+
+  test('a build interrupted by kill -9 leaves nothing once barged is back', async () => {
+    const building = d.bargeAsync(['build', '-'], { input: 'FROM busybox\nRUN echo started; sleep 60\n', timeoutMs: 120_000 });
+    await until('the RUN container', () => d.barge(['ps', '-q']).stdout.trim() !== '' || undefined, 30_000);
+    await d.kill9();
+    await building;
+    await d.restart();
+    assert.equal(d.barge(['ps', '-aq']).stdout, '', 'the step container is removed at start');
+    const db = JSON.parse(fs.readFileSync(path.join(d.dataRoot, 'snapshots', 'db.json'), 'utf8'));
+    assert.deepEqual(Object.keys(db.snapshots ?? {}).filter((k) => k.startsWith('build-')), []);
+    assert.deepEqual(hostLeftovers(d).mounts.filter((m) => !m.includes('/netns')), []);
   });
 
   test('the cache survives a daemon restart; builder prune empties it', async () => {
