@@ -144,6 +144,9 @@ class BuildRun {
 
   async run(): Promise<string> {
     const df = this.dockerfile;
+    if (this.o.platform && !this.platformOk(this.o.platform)) {
+      throw invalid(`platform ${this.o.platform} is not supported: barge builds for the host's platform (${this.host.os}/${this.host.architecture}) only`);
+    }
     for (const w of df.warnings) this.out(`[WARNING]: ${w}\n`);
     const stages = this.stages(df.instructions);
     const target = this.targetStage(stages);
