@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { startDaemon, hostLeftovers, type TestDaemon } from '../helpers/daemon.js';
-import { cliEnv, until } from '../helpers/engine.js';
+import { cliEnv, until, runPty, BARGE_CMD } from '../helpers/engine.js';
 import { TarWriter } from '../../src/lib/tarwriter.js';
 
 const MULTI = `# syntax=docker/dockerfile:1
@@ -288,6 +288,15 @@ describe('barge build', () => {
     const fail = spawnSync('docker', ['-H', d.host, 'build', '-'], { input: 'FROM busybox\nRUN exit 5\n', env: { ...cliEnv(d), DOCKER_BUILDKIT: '0' }, encoding: 'utf8', timeout: 180_000 });
     assert.equal(fail.status, 5);
     assert.match(fail.stderr, /returned a non-zero code: 5/);
+  });
+
+  test('in a terminal, a tidy per-step display', async () => {
+    const r = await runPty(d, [...BARGE_CMD, 'build', '-t', 'site:1', ctx], [
+      { expect: '\\[1/13\\].*FROM' }, { expect: 'CACHED' }, { expect: 'Successfully tagged site:1' }, { wait: 60 },
+    ], { timeoutMs: 90_000 });
+    assert.ok(r.ok, `${r.error}\n${r.output}`);
+    assert.equal(r.exit, 0);
+    assert.doesNotMatch(r.output, /Using cache|Step \d/, 'the raw classic lines are not shown');
   });
 
   test('--iidfile and -q', () => {
