@@ -55,6 +55,8 @@ export interface BuildOptions {
   networkMode: string;
   extraHosts: string[];
   platform?: string;
+  /** Aborted when the client goes away: the build stops (a running step's container is killed). */
+  signal?: AbortSignal;
 }
 
 /** Docker's JSON message (jsonmessage.JSONMessage), the subset a build sends. */
@@ -348,6 +350,7 @@ class BuildRun {
   }
 
   private header(st: StageState, ins: Instruction): void {
+    if (this.o.signal?.aborted) throw invalid('the build was cancelled');
     st.step++;
     const text = ins.original.split('\n')[0];
     st.out(`Step ${st.step}/${this.totalSteps} : ${text}\n`);
@@ -598,14 +601,18 @@ class BuildRun {
       HostConfig: { NetworkMode: mode === 'default' ? 'bridge' : mode, ExtraHosts: this.o.extraHosts, LogConfig: { Type: 'json-file', Config: {} } },
     }, undefined);
     st.out(` ---> Running in ${cid.slice(0, 12)}\n`);
+    const cancel = () => { cs.kill(cid).catch(() => undefined); };
+    this.o.signal?.addEventListener('abort', cancel);
     try {
       const rec = cs.store.get(cid)!;
       let exited = false;
       const waited = cs.wait(cid, 'next-exit');
       await cs.start(cid);
+      if (this.o.signal?.aborted) cancel(); // cancelled while the container was being made
       const done = waited.then((r) => { exited = true; return r; });
       for await (const e of readLogs(rec.LogPath, { stdout: true, stderr: true, follow: true }, () => exited)) st.out(e.log);
       const res = await done;
+      if (this.o.signal?.aborted) throw invalid('the build was cancelled');
       if (res.StatusCode !== 0) {
         throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
       }
@@ -614,6 +621,7 @@ class BuildRun {
       st.out(`Removing intermediate container ${cid.slice(0, 12)}\n`);
       this.useImage(st, img.id, false);
     } finally {
+      this.o.signal?.removeEventListener('abort', cancel);
       await cs.remove(cid, { force: true }).catch((e) => log.warn('build container not removed', { id: cid, err: messageOf(e) }));
     }
   }
@@ -648,7 +656,7 @@ class BuildRun {
     const chown = flag('chown');
     const excludes = (fl.get('exclude') as string[] | undefined)?.map((e) => this.lex.processWord(e, env));
     const from = isAdd ? undefined : flag('from');
-    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod, chown, from, excludes, parents: fl.get('parents'), inline: inline.map((i) => i.name) })}`;
+    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod, chown, from, excludes, parents: fl.get('parents'), unpack: fl.get('unpack'), inline: inline.map((i) => i.name) })}`;
 
     // Where the sources are: the context, another stage's image, or an image.
     let fromImage: string | undefined;
@@ -685,7 +693,7 @@ class BuildRun {
         const inlineHash = inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',');
         await this.layerStep(st, what, `#(nop) ${ins.keyword.toUpperCase()} ${srcs.length ? 'multi' : 'file'}:${(hash + inlineHash + extraHash).slice(7, 71)} in ${dest} `, () => undefined, async (root) => {
           const owner = chown ? resolveOwner(root, chown) : { uid: 0, gid: 0 };
-          await this.writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, inline, downloads, isAdd, count });
+          await this.writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, inline, downloads, isAdd, count });
         }, hash + inlineHash + extraHash);
       };
       if (fromImage) {
@@ -707,7 +715,7 @@ class BuildRun {
   }
 
   private async writeSources(root: string, dest: string, set: SourceSet, o: {
-    chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean; inline: { name: string; content: string }[];
+    chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean; unpack: boolean; inline: { name: string; content: string }[];
     downloads: { file: string; name: string; mtime?: number }[]; isAdd: boolean; count: number;
   }): Promise<void> {
     // A single file to a path not ending in "/" that is not an existing directory: that path is the file.
@@ -736,7 +744,7 @@ class BuildRun {
     // ADD: local tar archives are unpacked into the destination.
     const plain: CopyItem[] = [];
     for (const it of set.items) {
-      if (o.isAdd && it.st.isFile() && it.name && !it.name.includes('/') && isArchive(it.abs)) {
+      if (o.unpack && it.named && it.st.isFile() && isArchive(it.abs)) {
         await extractInRoot(root, destDir, (await decompress(fs.createReadStream(it.abs))).stream, o.owner.uid || o.owner.gid ? { chown } : {});
         continue;
       }

@@ -115,6 +115,8 @@ export interface CopyItem {
   /** Name relative to the destination directory ("" for the destination itself: a single file). */
   name: string;
   st: fs.Stats;
+  /** A source named in the instruction (not a file found inside a source directory). */
+  named?: boolean;
 }
 
 export interface SourceSet {
@@ -185,7 +187,7 @@ export function collectSources(root: string, srcs: string[], o: { excludes?: str
       } else {
         if (excl?.excluded(m)) continue;
         if (!multiple && !o.parents) singleFile = true;
-        items.push({ abs, name: prefix + path.posix.basename(m === '.' ? inRoot : m), st });
+        items.push({ abs, name: prefix + path.posix.basename(m === '.' ? inRoot : m), st, named: true });
       }
     }
   }

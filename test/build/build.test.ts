@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as http from 'node:http';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { startDaemon, hostLeftovers, type TestDaemon } from '../helpers/daemon.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { startDaemon, hostLeftovers, BARGE, type TestDaemon } from '../helpers/daemon.js';
 import { cliEnv, until, runPty, BARGE_CMD } from '../helpers/engine.js';
 import { TarWriter } from '../../src/lib/tarwriter.js';
 
@@ -358,6 +358,19 @@ describe('barge build', () => {
     assert.match(out2, /10\.1\.2\.3\s+myhost/);
     assert.match(out2, /^proxy=http:\/\/proxy:3128$/m);
     assert.doesNotMatch(out2, /were not consumed/);
+  });
+
+  test('a client that goes away (Ctrl-C) cancels the build: the step container is killed and removed', async () => {
+    const c = spawn(process.execPath, [BARGE, 'build', '--no-cache', '-'], { env: cliEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
+    c.stdin.end('FROM busybox\nRUN echo started; sleep 120\nRUN echo never\n');
+    let out = '';
+    c.stdout.on('data', (b) => { out += b; });
+    const exited = new Promise((r) => c.on('close', r));
+    await until('the RUN step', () => /^started$/m.test(out) || undefined, 30_000);
+    c.kill('SIGINT');
+    await exited;
+    await until('no build container', () => d.barge(['ps', '-aq']).stdout === '' || undefined, 30_000);
+    assert.doesNotMatch(out, /never/);
   });
 
   test('a build interrupted by kill -9 leaves nothing once barged is back', async () => {

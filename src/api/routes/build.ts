@@ -29,6 +29,10 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
       extraHosts: (query.get('extrahosts') ?? '').split(',').filter(Boolean),
       platform: query.get('platform') || undefined,
     };
+    // A client that goes away (Ctrl-C) cancels the build.
+    const ac = new AbortController();
+    res.on('close', () => { if (!res.writableEnded) ac.abort(); });
+    o.signal = ac.signal;
     if (!['default', 'bridge', 'none', 'host'].includes(o.networkMode)) throw invalid(`network mode "${o.networkMode}" is not supported for builds: use default, bridge, none or host`);
     // Headers go out with the first message, so that an error before any output gets its own status.
     let started = false;
