@@ -20,21 +20,25 @@ export interface CacheEntry {
   lastUsed: string;
 }
 
-interface CacheFile { version: 1; entries: Record<string, CacheEntry> }
+interface CacheFile { version: 1; entries: Record<string, CacheEntry>; retired?: string[] }
 
 export class BuildCache {
   private entries: Map<string, CacheEntry>;
+  /** Images an entry pointed at before a rebuild (--no-cache) replaced them: pruned with the cache. */
+  private retired: Set<string>;
   private dirty = false;
 
-  private constructor(private readonly file: string, entries: Record<string, CacheEntry>) {
+  private constructor(private readonly file: string, entries: Record<string, CacheEntry>, retired: string[]) {
     this.entries = new Map(Object.entries(entries));
+    this.retired = new Set(retired);
   }
 
   static open(dataRoot: string): BuildCache {
     const dir = path.join(dataRoot, 'build');
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const data = readJsonOr<CacheFile>(path.join(dir, 'cache.json'), { version: 1, entries: {} });
-    return new BuildCache(path.join(dir, 'cache.json'), data.version === 1 && data.entries ? data.entries : {});
+    const ok = data.version === 1 && data.entries;
+    return new BuildCache(path.join(dir, 'cache.json'), ok ? data.entries : {}, ok && Array.isArray(data.retired) ? data.retired : []);
   }
 
   /** The image of key `key`, if `exists(id)` still says so (else the entry is dropped). */
@@ -48,6 +52,9 @@ export class BuildCache {
 
   set(key: string, id: string): void {
     const now = new Date().toISOString();
+    const old = this.entries.get(key);
+    if (old && old.id !== id) this.retired.add(old.id);
+    this.retired.delete(id);
     this.entries.set(key, { id, created: now, lastUsed: now });
     this.dirty = true;
   }
@@ -61,19 +68,20 @@ export class BuildCache {
     return [...this.entries];
   }
 
-  /** Drops the entries `drop` selects (all by default); returns them. */
-  remove(drop: (key: string, e: CacheEntry) => boolean = () => true): [string, CacheEntry][] {
-    const out: [string, CacheEntry][] = [];
-    for (const [k, e] of this.entries) if (drop(k, e)) { out.push([k, e]); this.entries.delete(k); }
-    if (out.length) this.dirty = true;
+  /** Drops every entry; returns the images they (and replaced entries) pointed at. */
+  clear(): string[] {
+    const ids = new Set([...this.retired, ...[...this.entries.values()].map((e) => e.id)]);
+    if (ids.size) this.dirty = true;
+    this.entries.clear();
+    this.retired.clear();
     this.flush();
-    return out;
+    return [...ids];
   }
 
   /** Writes the cache if it changed. */
   flush(): void {
     if (!this.dirty) return;
-    writeJsonAtomic(this.file, { version: 1, entries: Object.fromEntries(this.entries) } satisfies CacheFile, 0o600);
+    writeJsonAtomic(this.file, { version: 1, entries: Object.fromEntries(this.entries), retired: [...this.retired] } satisfies CacheFile, 0o600);
     this.dirty = false;
   }
 }

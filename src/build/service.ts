@@ -87,8 +87,7 @@ export class BuildService {
    * else needs (untagged, unused, without children), children first.
    */
   async prune(): Promise<PruneResult> {
-    const dropped = this.cache.remove();
-    const ids = new Set(dropped.map(([, e]) => e.id));
+    const ids = new Set(this.cache.clear());
     const deleted: string[] = [];
     let reclaimed = 0;
     for (let progress = true; progress;) {

@@ -393,8 +393,9 @@ describe('barge build', () => {
     assert.equal(pruned.code, 0, pruned.stderr);
     assert.match(pruned.stdout, /Deleted build cache objects:/);
     assert.match(pruned.stdout, /Total reclaimed space:/);
-    // Tagged images stay.
+    // Tagged images stay; what builds left dangling (stages, replaced --no-cache steps) is gone.
     assert.match(run('site:1'), /hello from build/);
+    assert.equal(d.barge(['images', '-q', '--filter', 'dangling=true']).stdout, '');
     out = ok(['-t', 'site:1', ctx]);
     assert.match(out, /Running in/, 'nothing cached after a prune');
     assert.doesNotMatch(out, /Using cache/);
