@@ -183,6 +183,13 @@ describe('barge build', () => {
       'mkdir -p $DIR',
       'echo "heredoc $V" > $DIR/h.txt',
       'EOF',
+      'RUN cat <<EOF > $DIR/cat.txt',
+      'from cat $V',
+      'EOF',
+      'RUN <<EOF',
+      '#!/bin/sh -e',
+      'echo shebang > /opt/app/sb.txt',
+      'EOF',
       'COPY <<EOT ${DIR}/inline.txt',
       'inline ${DIR}',
       'EOT',
@@ -198,10 +205,10 @@ describe('barge build', () => {
       'SHELL ["/bin/sh", "-ec"]',
       'ONBUILD RUN echo triggered > /tmp/t',
       'ENTRYPOINT ["sh", "-c"]',
-      'CMD ["cat $DIR/h.txt $DIR/inline.txt /x/sub/a.txt; ls /glob; stat -c %U /owned/a.txt; id -un"]',
+      'CMD ["cat $DIR/h.txt $DIR/inline.txt $DIR/cat.txt $DIR/sb.txt /x/sub/a.txt; ls /glob; stat -c %U /owned/a.txt; id -un; ls /tmp"]',
     ].join('\n') + '\n');
     ok(['--build-arg', 'V=2', '--label', 'built.by=test', '-t', 'feat', dir]);
-    assert.deepEqual(run('feat').split('\n'), ['heredoc 2', 'inline /opt/app', 'a', 'a.txt', 'nobody', 'nobody', '']);
+    assert.deepEqual(run('feat').split('\n'), ['heredoc 2', 'inline /opt/app', 'from cat 2', 'shebang', 'a', 'a.txt', 'nobody', 'nobody', '']);
     const cfg = JSON.parse(d.barge(['image', 'inspect', '-f', '{{json .Config}}', 'feat']).stdout);
     assert.deepEqual(cfg.ExposedPorts, { '80/tcp': {}, '90/udp': {} });
     assert.deepEqual(cfg.Labels, { a: 'b', 'c d': 'e f', 'built.by': 'test' });
