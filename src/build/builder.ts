@@ -32,13 +32,12 @@ import type { ContainerDefaults } from '../image/oci.js';
 import { hostPlatform } from '../image/oci.js';
 import { applyChanges } from '../image/changes.js';
 import { readLogs } from '../container/logs.js';
-import { extractInRoot } from '../snapshot/extract.js';
 import { resolveInRoot } from '../snapshot/scoped.js';
-import { decompress } from '../snapshot/unpack.js';
 import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from './parser.js';
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
-import { collectSources, copyTar, destPath, hashSources, type BuildContext, type CopyItem, type SourceSet } from './context.js';
+import { collectSources, destPath, hashSources, type BuildContext, type SourceSet } from './context.js';
+import { download, resolveOwner, writeSources } from './copy.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -678,7 +677,7 @@ class BuildRun {
     try {
       let extraHash = '';
       for (const u of urls) {
-        const dl = await this.download(st, u, checksum);
+        const dl = await download(u, { tmpRoot: this.d.tmpRoot, checksum, out: st.out });
         cleanups.push(() => fs.rmSync(dl.file, { force: true }));
         downloads.push(dl);
         extraHash += `${u} ${dl.digest} `;
@@ -686,14 +685,13 @@ class BuildRun {
       const run = async (sourceRoot: string | undefined): Promise<void> => {
         let set: SourceSet = { items: [], multiple: false, singleFile: false };
         if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents: fl.get('parents') === true, fromContext: !fromImage });
-        const count = set.items.length + inline.length + downloads.length;
         const multiple = set.multiple || (localSrcs.length + inline.length + downloads.length) > 1;
         if (multiple && !dest.endsWith('/')) throw invalid(`When using ${ins.keyword.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
         const hash = fromImage ? `${fromImage}` : hashSources(set);
         const inlineHash = inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',');
         await this.layerStep(st, what, `#(nop) ${ins.keyword.toUpperCase()} ${srcs.length ? 'multi' : 'file'}:${(hash + inlineHash + extraHash).slice(7, 71)} in ${dest} `, () => undefined, async (root) => {
           const owner = chown ? resolveOwner(root, chown) : { uid: 0, gid: 0 };
-          await this.writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, inline, downloads, isAdd, count });
+          await writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, inline, downloads });
         }, hash + inlineHash + extraHash);
       };
       if (fromImage) {
@@ -713,115 +711,6 @@ class BuildRun {
       for (const c of cleanups) c();
     }
   }
-
-  private async writeSources(root: string, dest: string, set: SourceSet, o: {
-    chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean; unpack: boolean; inline: { name: string; content: string }[];
-    downloads: { file: string; name: string; mtime?: number }[]; isAdd: boolean; count: number;
-  }): Promise<void> {
-    // A single file to a path not ending in "/" that is not an existing directory: that path is the file.
-    let destDir = dest;
-    let rename: string | undefined;
-    const singleTarget = !dest.endsWith('/') && (set.singleFile ? 1 : 0) + o.inline.length + o.downloads.length === 1 && set.items.length <= 1;
-    if (singleTarget) {
-      let isDir = false;
-      try {
-        const r = resolveInRoot(root, dest, { followLast: true });
-        try { isDir = !!r.lstat()?.isDirectory(); } finally { r.close(); }
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
-      }
-      if (!isDir) { destDir = path.posix.dirname(dest); rename = path.posix.basename(dest); }
-    }
-    const mk = resolveInRoot(root, destDir, { followLast: true, mkdirs: true });
-    try {
-      const st = mk.lstat();
-      if (!st) { fs.mkdirSync(mk.proc, 0o755); fs.chownSync(mk.proc, o.owner.uid, o.owner.gid); }
-      else if (!st.isDirectory()) throw invalid(`cannot copy to ${destDir}: not a directory`);
-    } finally {
-      mk.close();
-    }
-    const chown = o.owner;
-    // ADD: local tar archives are unpacked into the destination.
-    const plain: CopyItem[] = [];
-    for (const it of set.items) {
-      if (o.unpack && it.named && it.st.isFile() && isArchive(it.abs)) {
-        await extractInRoot(root, destDir, (await decompress(fs.createReadStream(it.abs))).stream, o.owner.uid || o.owner.gid ? { chown } : {});
-        continue;
-      }
-      plain.push(it);
-    }
-    const inline = o.inline.map((i) => ({ name: rename ?? i.name, content: i.content }));
-    if (plain.length || inline.length) {
-      await extractInRoot(root, destDir, copyTar(plain, { chmod: o.chmod, inline, keepOwner: o.keepOwner }, inline.length ? undefined : rename), o.keepOwner ? {} : { chown });
-    }
-    for (const dl of o.downloads) {
-      const st = fs.statSync(dl.file);
-      const item: CopyItem = { abs: dl.file, name: rename ?? dl.name, st };
-      await extractInRoot(root, destDir, copyTar([item], { chmod: o.chmod ?? 0o600 }), { chown });
-    }
-  }
-
-  private async download(st: StageState, url: string, checksum?: string): Promise<{ file: string; name: string; digest: string; mtime?: number }> {
-    st.out(`Downloading ${url}\n`);
-    let res: Response;
-    try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
-      throw invalid(`failed to download ${url}: ${messageOf((e as { cause?: unknown }).cause ?? e)}`);
-    }
-    if (!res.ok || !res.body) throw invalid(`failed to download ${url}: HTTP ${res.status} ${res.statusText}`);
-    fs.mkdirSync(this.d.tmpRoot, { recursive: true, mode: 0o700 });
-    const file = path.join(this.d.tmpRoot, `dl-${randomBytes(8).toString('hex')}`);
-    const h = createHash('sha256');
-    const fd = fs.openSync(file, 'w', 0o600);
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) { h.update(chunk); fs.writeSync(fd, chunk); }
-    } finally {
-      fs.closeSync(fd);
-    }
-    const digest = 'sha256:' + h.digest('hex');
-    if (checksum && checksum !== digest) {
-      fs.rmSync(file, { force: true });
-      throw invalid(`ADD --checksum: digest mismatch for ${url}: expected ${checksum}, got ${digest}`);
-    }
-    const lm = res.headers.get('last-modified');
-    const mtime = lm ? Date.parse(lm) / 1000 : undefined;
-    if (mtime) fs.utimesSync(file, mtime, mtime);
-    const base = path.posix.basename(new URL(url).pathname) || 'index.html';
-    return { file, name: base, digest, mtime };
-  }
-}
-
-function isArchive(file: string): boolean {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(512);
-    const n = fs.readSync(fd, head, 0, 512, 0);
-    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-    return n >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** --chown=user[:group] with names looked up in the image's /etc/passwd and /etc/group. */
-function resolveOwner(root: string, spec: string): { uid: number; gid: number } {
-  const [u, g] = spec.split(':');
-  const lookup = (file: string, name: string, what: string): { id: number; gid?: number } => {
-    if (/^\d+$/.test(name)) return { id: Number(name) };
-    let text = '';
-    try {
-      const r = resolveInRoot(root, file, { followLast: true });
-      try { text = fs.readFileSync(r.proc, 'utf8'); } finally { r.close(); }
-    } catch { text = ''; }
-    for (const line of text.split('\n')) {
-      const f = line.split(':');
-      if (f[0] === name && f[2] !== undefined) return { id: Number(f[2]), gid: f[3] !== undefined && what === 'user' ? Number(f[3]) : undefined };
-    }
-    throw invalid(`unable to convert uid/gid chown string to host mapping: can't find ${what === 'user' ? 'uid' : 'gid'} for ${what} ${name}: no such ${what}: ${name}`);
-  };
-  if (!u) throw invalid(`invalid chown string: ${spec}`);
-  const user = lookup('/etc/passwd', u, 'user');
-  const gid = g !== undefined && g !== '' ? lookup('/etc/group', g, 'group').id : (/^\d+$/.test(u) ? user.id : user.gid ?? user.id);
-  return { uid: user.id, gid };
 }
 
 function familiarTag(t: string): string {
