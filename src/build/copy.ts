@@ -10,7 +10,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { invalid, messageOf } from '../lib/errors.js';
 import { extractInRoot } from '../snapshot/extract.js';
 import { resolveInRoot } from '../snapshot/scoped.js';
-import { decompress } from '../snapshot/unpack.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { copyTar, type CopyItem, type SourceSet } from './context.js';
 
 /** A URL fetched for ADD, in a private temporary file. */
@@ -46,8 +48,9 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
   // ADD: local tar archives are unpacked into the destination.
   const plain: CopyItem[] = [];
   for (const it of set.items) {
-    if (o.unpack && it.named && it.st.isFile() && isArchive(it.abs)) {
-      await extractInRoot(root, destDir, (await decompress(fs.createReadStream(it.abs))).stream, o.owner.uid || o.owner.gid ? { chown } : {});
+    const tar = o.unpack && it.named && it.st.isFile() ? await openArchive(it.abs) : undefined;
+    if (tar) {
+      await extractInRoot(root, destDir, tar, o.owner.uid || o.owner.gid ? { chown } : {});
       continue;
     }
     plain.push(it);
@@ -91,16 +94,47 @@ export async function download(url: string, o: { tmpRoot: string; checksum?: str
   return { file, name: base, digest, mtime };
 }
 
-function isArchive(file: string): boolean {
+/**
+ * ADD's local archives: a tar, plain or compressed with gzip, bzip2 or xz, is unpacked; anything else
+ * (a gzipped text file included) is copied as it is. Returns the tar stream, or undefined.
+ */
+async function openArchive(file: string): Promise<AsyncIterable<Uint8Array> | undefined> {
   const fd = fs.openSync(file, 'r');
+  const magic = Buffer.alloc(6);
+  try { fs.readSync(fd, magic, 0, 6, 0); } finally { fs.closeSync(fd); }
+  let stream: Readable;
+  let child: ChildProcess | undefined;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = fs.createReadStream(file).pipe(createGunzip());
+  else if (magic.subarray(0, 3).toString('latin1') === 'BZh' || magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+    child = spawn(magic[0] === 0x42 ? 'bzip2' : 'xz', ['-dc', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    stream = child.stdout!;
+  } else stream = fs.createReadStream(file);
+  // Read the first block: a tar has "ustar" at offset 257.
+  const it = stream[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let done = false;
   try {
-    const head = Buffer.alloc(512);
-    const n = fs.readSync(fd, head, 0, 512, 0);
-    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-    return n >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-  } finally {
-    fs.closeSync(fd);
+    while (head.length < 512) {
+      const r = await it.next();
+      if (r.done) { done = true; break; }
+      head = Buffer.concat([head, r.value as Buffer]);
+    }
+  } catch {
+    head = Buffer.alloc(0); // not really compressed: a plain file
   }
+  if (head.length < 512 || head.subarray(257, 262).toString('latin1') !== 'ustar') {
+    stream.destroy();
+    child?.kill();
+    return undefined;
+  }
+  return (async function* () {
+    yield head;
+    while (!done) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value as Buffer;
+    }
+  })();
 }
 
 /** --chown=user[:group] with names looked up in the image's /etc/passwd and /etc/group. */

@@ -175,6 +175,9 @@ describe('barge build', () => {
     fs.writeFileSync(path.join(dir, 'sub/a.txt'), 'a\n');
     fs.writeFileSync(path.join(dir, 'sub/b.log'), 'b\n');
     assert.equal(spawnSync('tar', ['-C', dir, '-czf', path.join(dir, 'arch.tgz'), 'sub']).status, 0);
+    assert.equal(spawnSync('tar', ['-C', dir, '-cJf', path.join(dir, 'arch.tar.xz'), 'sub']).status, 0);
+    assert.equal(spawnSync('tar', ['-C', dir, '-cjf', path.join(dir, 'arch.tar.bz2'), 'sub']).status, 0);
+    assert.equal(spawnSync('sh', ['-c', `echo plain | gzip > '${path.join(dir, 'notar.txt.gz')}'`]).status, 0);
     fs.writeFileSync(path.join(dir, 'Dockerfile'), [
       'FROM busybox',
       'ARG V=1',
@@ -194,6 +197,8 @@ describe('barge build', () => {
       'inline ${DIR}',
       'EOT',
       'ADD arch.tgz /x/',
+      'ADD arch.tar.xz /xz/',
+      'ADD arch.tar.bz2 notar.txt.gz /bz/',
       'ADD --chown=nobody:nogroup sub/a.txt /owned/',
       'COPY sub/*.txt /glob/',
       'USER nobody',
@@ -217,6 +222,8 @@ describe('barge build', () => {
     assert.deepEqual(cfg.Volumes, { '/data': {} });
     assert.deepEqual(cfg.Shell, ['/bin/sh', '-ec']);
     assert.deepEqual(cfg.OnBuild, ['RUN echo triggered > /tmp/t']);
+    const r = d.barge(['run', '--rm', '--entrypoint', 'sh', 'feat', '-c', 'cat /xz/sub/a.txt /bz/sub/b.log; gunzip -c /bz/notar.txt.gz']);
+    assert.equal(r.stdout, 'a\nb\nplain\n', r.stderr);
     // ONBUILD triggers run in a build FROM the image.
     ok(['-t', 'child', '-'], 'FROM feat\nCMD ["cat /tmp/t"]\n');
     assert.equal(run('child'), 'triggered\n');
