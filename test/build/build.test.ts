@@ -145,6 +145,15 @@ describe('barge build', () => {
     ok(['-t', 'ign', dir]);
     const files = run('ign').split('\n').filter(Boolean).sort();
     assert.deepEqual(files, ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/a.txt', '/ctx/logs/keep.log']);
+    // <Dockerfile>.dockerignore wins over .dockerignore; the escape directive changes the escape character.
+    fs.mkdirSync(path.join(dir, 'df'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'df/App.Dockerfile'), '# escape=`\nFROM busybox\nCOPY . /ctx/\nCMD ["find", "/ctx", `\n  "-type", "f"]\n');
+    fs.writeFileSync(path.join(dir, 'df/App.Dockerfile.dockerignore'), 'a.txt\n');
+    ok(['-t', 'ign2', '-f', path.join(dir, 'df/App.Dockerfile'), dir]);
+    assert.deepEqual(run('ign2').split('\n').filter(Boolean).sort(), [
+      '/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/b.log', '/ctx/df/App.Dockerfile', '/ctx/df/App.Dockerfile.dockerignore',
+      '/ctx/logs/keep.log', '/ctx/logs/x.log', '/ctx/secret.key',
+    ]);
     // COPY of an excluded file fails as if it did not exist.
     fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY secret.key /\n');
     const r = build([dir]);
