@@ -31,6 +31,7 @@ import type { ContainerService } from '../container/service.js';
 import type { ContainerDefaults } from '../image/oci.js';
 import { hostPlatform } from '../image/oci.js';
 import { applyChanges } from '../image/changes.js';
+import { familiarString, parseTagTarget } from '../image/reference.js';
 import { readLogs } from '../container/logs.js';
 import { resolveInRoot } from '../snapshot/scoped.js';
 import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from './parser.js';
@@ -145,6 +146,7 @@ class BuildRun {
 
   async run(): Promise<string> {
     const df = this.dockerfile;
+    for (const t of this.o.tags) parseTagTarget(t); // a bad tag fails now, not after the build
     if (this.o.platform && !this.platformOk(this.o.platform)) {
       throw invalid(`platform ${this.o.platform} is not supported: barge builds for the host's platform (${this.host.os}/${this.host.architecture}) only`);
     }
@@ -192,7 +194,7 @@ class BuildRun {
     this.out(`Successfully built ${img.id.slice(7, 19)}\n`);
     for (const t of this.o.tags) {
       this.d.images.tag(img.id, t);
-      this.out(`Successfully tagged ${familiarTag(t)}\n`);
+      this.out(`Successfully tagged ${familiarString(parseTagTarget(t))}\n`);
     }
     return img.id;
   }
@@ -711,11 +713,4 @@ class BuildRun {
       for (const c of cleanups) c();
     }
   }
-}
-
-function familiarTag(t: string): string {
-  let s = t.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
-  const last = s.slice(s.lastIndexOf('/') + 1);
-  if (!last.includes(':') && !s.includes('@')) s += ':latest';
-  return s;
 }
