@@ -127,8 +127,10 @@ export function parseDockerfile(text: string): Dockerfile {
     if (TAKES_HEREDOC.has(ins.cmd) && !ins.json) {
       HEREDOC_RE.lastIndex = 0;
       const markers: { name: string; expand: boolean; chomp: boolean }[] = [];
-      const scan = ins.cmd === 'run' ? ins.rest : ins.rest;
-      for (const m of scan.matchAll(HEREDOC_RE)) markers.push({ chomp: m[1] === '-', expand: m[2] === '', name: m[3]! });
+      for (const m of ins.rest.matchAll(HEREDOC_RE)) {
+        if (insideQuotes(ins.rest, m.index!)) continue; // echo "<<EOF" is no heredoc
+        markers.push({ chomp: m[1] === '-', expand: m[2] === '', name: m[3]! });
+      }
       for (const mk of markers) {
         const body: string[] = [];
         let closed = false;
@@ -146,6 +148,18 @@ export function parseDockerfile(text: string): Dockerfile {
     instructions.push(ins);
   }
   return { directives, instructions, warnings };
+}
+
+/** Whether position `at` of `s` is inside a '...' or "..." string. */
+function insideQuotes(s: string, at: number): boolean {
+  let quote = '';
+  for (let i = 0; i < at; i++) {
+    const c = s[i]!;
+    if (quote) { if (c === quote) quote = ''; else if (c === '\\' && quote === '"') i++; continue; }
+    if (c === '\\') { i++; continue; }
+    if (c === '"' || c === "'") quote = c;
+  }
+  return quote !== '';
 }
 
 function parseLine(line: string, esc: string, lineNo: number): Instruction {

@@ -76,6 +76,8 @@ describe('Dockerfile parser', () => {
     assert.deepEqual(copy.heredocs.map((h) => [h.name, h.content, h.expand]), [['A', 'no $expansion\n', false], ['B', 'b $X\n', true]]);
     assert.equal(df.instructions[3]!.cmd, 'cmd');
     assert.throws(() => parseDockerfile('RUN <<EOF\necho\n'), /unterminated heredoc/);
+    // A quoted "<<EOF" is no heredoc.
+    assert.deepEqual(parseDockerfile('RUN echo "<<EOF" \'<<X\'\nCMD ["sh"]\n').instructions.map((i) => i.heredocs.length), [0, 0]);
   });
 
   test('ENV and LABEL pairs, legacy form', () => {
