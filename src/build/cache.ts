@@ -6,8 +6,9 @@
 // every key after it, and none before. An entry is only a pointer: the image it names is an ordinary
 // (usually untagged, intermediate) image, and an entry whose image is gone is a miss and is dropped.
 //
-// On disk: <dataRoot>/build/cache.json, { version, entries: { key: { id, created, lastUsed } } },
-// rewritten atomically after each build that changed it, so it survives a daemon restart or a kill.
+// On disk: <dataRoot>/build/cache.json, { version, entries: { key: { id, created, lastUsed } }, retired },
+// rewritten atomically after each step that ran (and at the end of a build that only used it), so it
+// survives a daemon restart or a kill.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonOr, writeJsonAtomic } from '../lib/fsutil.js';
@@ -57,6 +58,7 @@ export class BuildCache {
     this.retired.delete(id);
     this.entries.set(key, { id, created: now, lastUsed: now });
     this.dirty = true;
+    this.flush(); // a step that ran is worth a write: a kill -9 later in the build keeps it
   }
 
   /** Every image some entry points at. */
