@@ -29,7 +29,7 @@ COPY --from=build /src/out /src/sums ./
 LABEL bench=build
 CMD ["cat", "/app/out"]
 `;
-const STEPS = 13;
+const STEPS = 12;
 const TAG = 'barge-bench/build:1';
 
 function cliFor(e: Engine): CliCommand {
