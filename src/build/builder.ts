@@ -550,7 +550,7 @@ class BuildRun {
     const parent = st.imageId ?? await this.emptyBase();
     const sk = `${BUILD_LAYER_PREFIX}${randomBytes(16).toString('hex')}`;
     const images = this.d.images;
-    await images.prepareRootfs(sk, parent);
+    images.prepareLayer(sk, parent);
     try {
       await images.withRootfs(sk, undefined, fill);
       const config = structuredClone(st.config);
@@ -702,7 +702,7 @@ class BuildRun {
         const hit = this.cached(this.key(st, what, hash));
         if (hit) return this.useImage(st, hit, true);
         const sk = `${BUILD_LAYER_PREFIX}src-${randomBytes(8).toString('hex')}`;
-        await this.d.images.prepareRootfs(sk, fromImage);
+        this.d.images.prepareLayer(sk, fromImage);
         try {
           await this.d.images.withRootfs(sk, undefined, (root) => run(root));
         } finally {

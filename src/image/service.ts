@@ -965,6 +965,23 @@ export class ImageService {
     }
   }
 
+  /**
+   * A writable layer `key` directly over image `imageId`, without the init layer: what a build step
+   * writes its files into (mount it with `withRootfs`, make it an image with `commit`, drop it with
+   * `removeRootfs`). Its mounted view is exactly the image's files.
+   */
+  prepareLayer(key: string, imageId: string): void {
+    const img = this.store.get(imageId) ?? this.resolve(imageId);
+    if (this.snapshots.exists(key)) throw conflict(`layer ${key} already exists`);
+    const held = img.chainId ? [img.chainId] : [];
+    this.lease(held);
+    try {
+      this.snapshots.prepare(key, img.chainId);
+    } finally {
+      this.release(held);
+    }
+  }
+
   /** The init layer's tar: the mount points missing from the image, parents copied from the image. */
   private initLayer(chainId: string | null): Buffer {
     const entries = new Map<string, TarEntry>();
