@@ -242,6 +242,14 @@ describe('barge build', () => {
     assert.equal(layers.length, 1);
   });
 
+  test('COPY --from sees exactly the stage image\'s files (no container mount points)', () => {
+    ok(['-t', 'whole', '-'], 'FROM busybox AS s\nRUN echo x > /marker\nFROM busybox\nCOPY --from=s / /copy/\nCMD ["ls", "-a", "/copy", "/copy/etc"]\n');
+    const out = run('whole');
+    assert.match(out, /^marker$/m);
+    assert.match(out, /^passwd$/m);
+    assert.doesNotMatch(out, /\.dockerenv|^hosts$|^resolv\.conf$|^hostname$/m);
+  });
+
   test('a failing RUN reports the command and its code, exits with it, and leaves no container', () => {
     const r = build(['-t', 'fails', '-'], { input: 'FROM busybox\nRUN echo before\nRUN echo out; exit 3\n' });
     assert.equal(r.code, 3, r.stderr);
