@@ -141,7 +141,9 @@ export function collectSources(root: string, srcs: string[], o: { excludes?: str
   let multiple = srcs.length > 1;
   let singleFile = false;
   for (const src of srcs) {
-    const cleaned = cleanPath(src.startsWith('/') ? src.slice(1) || '.' : src);
+    let cleaned = cleanPath(src.startsWith('/') ? src.slice(1) || '.' : src);
+    // In an image, ".." stops at its root (as in a chroot); in the context it is refused.
+    if (!o.fromContext) cleaned = cleanPath('/' + cleaned).slice(1) || '.';
     if (cleaned === '..' || cleaned.startsWith('../')) {
       throw invalid(`forbidden path outside the build context: ${src} ()`);
     }
