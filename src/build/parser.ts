@@ -228,7 +228,7 @@ export function splitKeyValues(rest: string, esc: string, legacy: boolean, what:
     // ENV KEY value with spaces
     const key = words[0]!;
     const value = rest.slice(rest.indexOf(key) + key.length).trim();
-    if (!value && what !== 'ARG') throw invalid(`${what} names can not be blank`);
+    if (!value) throw invalid(`${what} must have two arguments`);
     return [{ key, value }];
   }
   return words.map((w) => {

@@ -85,6 +85,8 @@ describe('Dockerfile parser', () => {
       [{ key: 'MY_NAME', value: '"John Doe"' }, { key: 'MY_DOG', value: 'Rex\\ The\\ Dog' }, { key: 'MY_CAT', value: 'fluffy' }]);
     assert.deepEqual(splitKeyValues('MY_VAR my-value with spaces', '\\', true, 'ENV'), [{ key: 'MY_VAR', value: 'my-value with spaces' }]);
     assert.deepEqual(splitKeyValues('A B=2', '\\', false, 'ARG'), [{ key: 'A', value: undefined }, { key: 'B', value: '2' }]);
+    assert.throws(() => splitKeyValues('ONLY', '\\', true, 'ENV'), /ENV must have two arguments/);
+    assert.throws(() => splitKeyValues('=x', '\\', true, 'LABEL'), /LABEL names can not be blank/);
   });
 });
 
