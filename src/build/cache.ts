@@ -70,11 +70,20 @@ export class BuildCache {
     return [...this.entries];
   }
 
-  /** Drops every entry; returns the images they (and replaced entries) pointed at. */
-  clear(): string[] {
-    const ids = new Set([...this.retired, ...[...this.entries.values()].map((e) => e.id)]);
-    if (ids.size) this.dirty = true;
-    this.entries.clear();
+  /**
+   * Drops every entry (with `before`, only those last used before that time, unix seconds); returns
+   * the images they (and replaced entries) pointed at.
+   */
+  clear(before?: number): string[] {
+    const ids = new Set(this.retired);
+    for (const [k, e] of this.entries) {
+      if (before !== undefined && Date.parse(e.lastUsed) / 1000 >= before) continue;
+      ids.add(e.id);
+      this.entries.delete(k);
+    }
+    // An image a kept entry still points at is not the cache's to drop.
+    for (const e of this.entries.values()) ids.delete(e.id);
+    if (ids.size || this.retired.size) this.dirty = true;
     this.retired.clear();
     this.flush();
     return [...ids];

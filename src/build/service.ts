@@ -83,11 +83,13 @@ export class BuildService {
   }
 
   /**
-   * docker builder prune: drops every cache entry, then removes the images the cache kept that nothing
-   * else needs (untagged, unused, without children), children first.
+   * docker builder prune: drops every cache entry (or those last used before `until`, unix seconds),
+   * then removes the images they kept that nothing else needs (untagged, unused, without children),
+   * children first.
    */
-  async prune(): Promise<PruneResult> {
-    const ids = new Set(this.cache.clear());
+  async prune(o: { until?: number } = {}): Promise<PruneResult> {
+    const ids = new Set(this.cache.clear(o.until));
+    const kept = this.cache.images();
     const deleted: string[] = [];
     let reclaimed = 0;
     for (let progress = true; progress;) {
@@ -105,7 +107,7 @@ export class BuildService {
           ids.delete(id);
           progress = true;
           // Its untagged parent (an earlier step, or the empty base of FROM scratch) may now go too.
-          if (parent && !parent.repoTags.length && !parent.repoDigests.length) ids.add(parent.id);
+          if (parent && !parent.repoTags.length && !parent.repoDigests.length && !kept.has(parent.id)) ids.add(parent.id);
         } catch {
           ids.delete(id); // in use by a container: keep it
         }

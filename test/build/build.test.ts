@@ -420,6 +420,12 @@ describe('barge build', () => {
     await d.restart();
     let out = ok(['-t', 'site:1', ctx]);
     assert.doesNotMatch(out, /Running in/, 'all cached after a restart');
+    // Everything was used just now: an until filter keeps every entry (only images that --no-cache
+    // rebuilds replaced may go).
+    const recent = d.barge(['builder', 'prune', '-f', '--filter', 'until=1h']);
+    assert.equal(recent.code, 0, recent.stderr);
+    assert.doesNotMatch(ok(['-t', 'site:1', ctx]), /Running in/);
+    assert.match(d.barge(['builder', 'prune', '-f', '--filter', 'bogus=1']).stderr, /invalid filter 'bogus'/);
     const pruned = d.barge(['builder', 'prune', '-f']);
     assert.equal(pruned.code, 0, pruned.stderr);
     assert.match(pruned.stdout, /Deleted build cache objects:/);

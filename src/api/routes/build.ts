@@ -2,7 +2,8 @@
 import type { BuildService, BuildOptions } from '../../build/service.js';
 import { BuildError } from '../../build/service.js';
 import { invalid, messageOf } from '../../lib/errors.js';
-import { type Router, sendJson, qBool } from '../router.js';
+import { type Router, sendJson, qBool, qFilters, checkFilters } from '../router.js';
+import { parseTimestamp } from '../../image/service.js';
 
 export interface BuildRouteDeps { builds: BuildService }
 
@@ -51,7 +52,11 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     res.end();
   });
 
-  r.post('/build/prune', async ({ res }) => {
-    sendJson(res, 200, await d.builds.prune());
+  r.post('/build/prune', async ({ res, query }) => {
+    const f = qFilters(query);
+    checkFilters(f, ['until', 'unused-for']);
+    const until = f.get('until') ?? f.get('unused-for');
+    if (until && until.length > 1) throw invalid('more than one until filter is not allowed');
+    sendJson(res, 200, await d.builds.prune(until ? { until: parseTimestamp(until[0]!) } : {}));
   });
 }
