@@ -5,7 +5,7 @@ import { Cli } from './cli.js';
 // command name -> module in ./commands (one file per command). Management commands map their
 // subcommands to the same modules (docker container ls == docker ps).
 const TOP: Record<string, string> = {
-  attach: 'attach', commit: 'commit', cp: 'cp', create: 'create', diff: 'diff', events: 'events', exec: 'exec',
+  attach: 'attach', build: 'build', commit: 'commit', cp: 'cp', create: 'create', diff: 'diff', events: 'events', exec: 'exec',
   export: 'export', history: 'history', images: 'images', import: 'import', info: 'info', inspect: 'inspect',
   kill: 'kill', load: 'load', login: 'login', logout: 'logout', logs: 'logs', pause: 'pause', port: 'port', ps: 'ps', pull: 'pull', push: 'push', rename: 'rename',
   restart: 'restart', rm: 'rm', rmi: 'rmi', run: 'run', save: 'save', start: 'start', stats: 'stats',
@@ -25,13 +25,17 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
   image: {
     description: 'Manage images',
     commands: {
-      history: 'history', import: 'import', inspect: 'image-inspect', load: 'load', ls: 'images', list: 'images',
+      build: 'build', history: 'history', import: 'import', inspect: 'image-inspect', load: 'load', ls: 'images', list: 'images',
       prune: 'image-prune', pull: 'pull', push: 'push', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
     },
   },
   system: {
     description: 'Manage barge',
     commands: { df: 'system-df', events: 'events', info: 'info', prune: 'system-prune' },
+  },
+  builder: {
+    description: 'Manage builds',
+    commands: { build: 'build', prune: 'builder-prune' },
   },
   network: {
     description: 'Manage networks',
@@ -51,6 +55,8 @@ type CommandModule = { default: (cli: Cli, argv: string[]) => Promise<number> };
 // Static imports (one per command) so a bundler can split each command into its own chunk.
 const LOAD: Record<string, () => Promise<CommandModule>> = {
   'attach': () => import('./commands/attach.js'),
+  'build': () => import('./commands/build.js'),
+  'builder-prune': () => import('./commands/builder-prune.js'),
   'commit': () => import('./commands/commit.js'),
   'container-inspect': () => import('./commands/container-inspect.js'),
   'container-prune': () => import('./commands/container-prune.js'),
@@ -105,7 +111,7 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
 };
 
 const GROUPS: Array<{ title: string; commands: string[] }> = [
-  { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'pull', 'push', 'images', 'login', 'logout', 'info', 'version'] },
+  { title: 'Common Commands', commands: ['run', 'exec', 'ps', 'build', 'pull', 'push', 'images', 'login', 'logout', 'info', 'version'] },
   { title: 'Management Commands', commands: Object.keys(MANAGEMENT) },
   { title: 'Commands', commands: ['attach', 'commit', 'cp', 'create', 'diff', 'events', 'export', 'history', 'import', 'inspect', 'kill', 'load', 'logs', 'pause', 'port', 'rename', 'restart', 'rm', 'rmi', 'save', 'start', 'stats', 'stop', 'tag', 'top', 'unpause', 'wait'] },
 ];

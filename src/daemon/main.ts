@@ -15,6 +15,8 @@ import { archiveRoutes } from '../api/routes/archive.js';
 import { networkRoutes } from '../api/routes/networks.js';
 import { registryRoutes } from '../api/routes/registry.js';
 import { RegistryService } from '../registry/client/service.js';
+import { buildRoutes } from '../api/routes/build.js';
+import { BuildService } from '../build/service.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
 import { HealthChecker } from '../container/health.js';
@@ -71,6 +73,9 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   const health = new HealthChecker(containers, execs, events);
   images.setInUse((imageId) => containers.store.all().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running })));
 
+  const builds = new BuildService(config.dataRoot, images, containers);
+  await builds.recover();
+
   const api = new ApiServer();
   const host = probeHost();
   systemRoutes(api.router, {
@@ -96,10 +101,11 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
   const registry = new RegistryService({ images, dataRoot: config.dataRoot, insecureRegistries: config.insecureRegistries });
-  imageRoutes(api.router, { images, containers, registry });
+  imageRoutes(api.router, { images, containers, registry, buildCache: () => builds.dfEntries() });
   registryRoutes(api.router, { registry });
   archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers, events });
+  buildRoutes(api.router, { builds });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
 

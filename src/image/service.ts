@@ -960,6 +960,47 @@ export class ImageService {
   }
 
   /**
+   * A build step that changes only the config (ENV, CMD, LABEL...; Dockerfile builds): the layers of
+   * image `parentId` (none when null: FROM scratch) with `config`, and an "empty_layer" history entry
+   * (none with `noHistory`, for an empty scratch base). No snapshot is made.
+   */
+  async commitConfig(parentId: string | null, o: { config: ContainerDefaults; createdBy?: string; comment?: string; author?: string; tags?: string[]; noHistory?: boolean; created?: string }): Promise<ImageRecord> {
+    const parent = parentId ? this.store.get(parentId) : undefined;
+    if (parentId && !parent) throw notFound(`No such image: ${parentId}`);
+    const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
+    const held = parent ? [...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)] : [];
+    const brought: string[] = [];
+    this.lease(held);
+    try {
+      const created = o.created ?? rfc3339(new Date());
+      const pc = parent?.config;
+      const platform = hostPlatform();
+      const history: HistoryEntry = { created, created_by: o.createdBy ?? '', empty_layer: true };
+      if (o.comment) history.comment = o.comment;
+      if (o.author) history.author = o.author;
+      const config: ImageConfig = {
+        architecture: pc?.architecture ?? platform.architecture,
+        ...(pc?.variant ? { variant: pc.variant } : {}),
+        ...(o.author ? { author: o.author } : {}),
+        config: o.config,
+        created,
+        history: [...(pc?.history ?? []), ...(o.noHistory ? [] : [history])],
+        os: pc?.os ?? platform.os,
+        rootfs: { type: 'layers', diff_ids: [...(parent?.diffIds ?? [])] },
+      };
+      const cfg = this.content.put(JSON.stringify(config));
+      this.lease([cfg.digest]);
+      brought.push(cfg.digest);
+      const img = await this.createImage({ config: cfg.digest, layers: [...(parent?.layers ?? [])] }, { tags, ...(parent ? { parent: parent.id } : {}) });
+      return img;
+    } finally {
+      this.release(held);
+      this.release(brought);
+      this.dropUnusedBlobs(brought);
+    }
+  }
+
+  /**
    * `docker image prune`: removes dangling images (no tag), or with `all` every image no container
    * uses, as moby does: untagged images with children are kept, images used by a container are skipped
    * whole, `until` and label filters narrow the set. Returns Docker's report.
@@ -1010,6 +1051,23 @@ export class ImageService {
         await this.snapshots.importLayer(init, img.chainId, Readable.from([tar]), { sync: false });
       }
       this.snapshots.prepare(containerId, init);
+    } finally {
+      this.release(held);
+    }
+  }
+
+  /**
+   * A writable layer `key` directly over image `imageId`, without the init layer: what a build step
+   * writes its files into (mount it with `withRootfs`, make it an image with `commit`, drop it with
+   * `removeRootfs`). Its mounted view is exactly the image's files.
+   */
+  prepareLayer(key: string, imageId: string): void {
+    const img = this.store.get(imageId) ?? this.resolve(imageId);
+    if (this.snapshots.exists(key)) throw conflict(`layer ${key} already exists`);
+    const held = img.chainId ? [img.chainId] : [];
+    this.lease(held);
+    try {
+      this.snapshots.prepare(key, img.chainId);
     } finally {
       this.release(held);
     }
@@ -1119,6 +1177,17 @@ export class ImageService {
     });
     if (this.snapshots.exists(initKey(containerId))) await this.snapshots.remove(initKey(containerId));
     await this.gc();
+  }
+
+  /**
+   * Removes the writable layers (and init layers) whose key starts with `prefix` that no container
+   * owns: what a killed build left (builds name their private layers "build-..."). Returns the keys.
+   */
+  async removeRootfsWithPrefix(prefix: string): Promise<string[]> {
+    if (!prefix) throw invalid('a prefix is required');
+    const keys = this.snapshots.list().filter((sn) => sn.kind === 'active' && sn.name.startsWith(prefix)).map((sn) => sn.name);
+    for (const k of keys) await this.removeRootfs(k);
+    return keys;
   }
 
   /** Docker's container diff: [{Path, Kind}] with Kind 0 = modified, 1 = added, 2 = deleted. */

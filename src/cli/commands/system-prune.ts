@@ -50,6 +50,10 @@ export default async function systemPrune(cli: Cli, argv: string[]): Promise<num
   if (i.output) cli.out(i.output + '\n');
   reclaimed += i.reclaimed;
 
+  const b = await optionalPrune<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>(cli, '/build/prune', filters);
+  if (b?.CachesDeleted?.length) cli.out(`Deleted build cache objects:\n${b.CachesDeleted.map((id) => id.replace(/^sha256:/, '')).join('\n')}\n\n`);
+  reclaimed += b?.SpaceReclaimed ?? 0;
+
   cli.out(`Total reclaimed space: ${humanSizeWithPrecision(reclaimed, 4)}\n`);
   return 0;
 }

@@ -1,0 +1,160 @@
+// COPY and ADD: writing a step's sources into the layer being built (the merged root filesystem of a
+// private writable layer, see builder.ts), and fetching ADD's URLs.
+//
+// Everything is written through extractInRoot (snapshot/extract.ts): the destination and every
+// parent are resolved inside the layer's root as if chrooted there, so neither a source's names nor a
+// symlink in the image can make a write land outside the layer.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { invalid, messageOf } from '../lib/errors.js';
+import { extractInRoot } from '../snapshot/extract.js';
+import { resolveInRoot } from '../snapshot/scoped.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { copyTar, type CopyItem, type SourceSet } from './context.js';
+
+/** A URL fetched for ADD, in a private temporary file. */
+export interface Download { file: string; name: string; digest: string; mtime?: number }
+
+export async function writeSources(root: string, dest: string, set: SourceSet, o: {
+  chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean; unpack: boolean; inline: { name: string; content: string }[];
+  downloads: { file: string; name: string; mtime?: number }[];
+}): Promise<void> {
+  // A single file to a path not ending in "/" that is not an existing directory: that path is the file.
+  let destDir = dest;
+  let rename: string | undefined;
+  const singleTarget = !dest.endsWith('/') && (set.singleFile ? 1 : 0) + o.inline.length + o.downloads.length === 1 && set.items.length <= 1;
+  if (singleTarget) {
+    let isDir = false;
+    try {
+      const r = resolveInRoot(root, dest, { followLast: true });
+      try { isDir = !!r.lstat()?.isDirectory(); } finally { r.close(); }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+    }
+    if (!isDir) { destDir = path.posix.dirname(dest); rename = path.posix.basename(dest); }
+  }
+  const mk = resolveInRoot(root, destDir, { followLast: true, mkdirs: true });
+  try {
+    const st = mk.lstat();
+    if (!st) { fs.mkdirSync(mk.proc, 0o755); fs.chownSync(mk.proc, o.owner.uid, o.owner.gid); }
+    else if (!st.isDirectory()) throw invalid(`cannot copy to ${destDir}: not a directory`);
+  } finally {
+    mk.close();
+  }
+  const chown = o.owner;
+  // ADD: local tar archives are unpacked into the destination.
+  const plain: CopyItem[] = [];
+  for (const it of set.items) {
+    const tar = o.unpack && it.named && it.st.isFile() ? await openArchive(it.abs) : undefined;
+    if (tar) {
+      await extractInRoot(root, destDir, tar, o.owner.uid || o.owner.gid ? { chown } : {});
+      continue;
+    }
+    plain.push(it);
+  }
+  const inline = o.inline.map((i) => ({ name: rename ?? i.name, content: i.content }));
+  if (plain.length || inline.length) {
+    await extractInRoot(root, destDir, copyTar(plain, { chmod: o.chmod, inline, keepOwner: o.keepOwner }, inline.length ? undefined : rename), o.keepOwner ? {} : { chown });
+  }
+  for (const dl of o.downloads) {
+    const st = fs.statSync(dl.file);
+    const item: CopyItem = { abs: dl.file, name: rename ?? dl.name, st };
+    await extractInRoot(root, destDir, copyTar([item], { chmod: o.chmod ?? 0o600 }), { chown });
+  }
+}
+
+export async function download(url: string, o: { tmpRoot: string; checksum?: string; out: (s: string) => void }): Promise<Download> {
+  o.out(`Downloading ${url}\n`);
+  let res: Response;
+  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+    throw invalid(`failed to download ${url}: ${messageOf((e as { cause?: unknown }).cause ?? e)}`);
+  }
+  if (!res.ok || !res.body) throw invalid(`failed to download ${url}: HTTP ${res.status} ${res.statusText}`);
+  fs.mkdirSync(o.tmpRoot, { recursive: true, mode: 0o700 });
+  const file = path.join(o.tmpRoot, `dl-${randomBytes(8).toString('hex')}`);
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'w', 0o600);
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) { h.update(chunk); fs.writeSync(fd, chunk); }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const digest = 'sha256:' + h.digest('hex');
+  if (o.checksum && o.checksum !== digest) {
+    fs.rmSync(file, { force: true });
+    throw invalid(`ADD --checksum: digest mismatch for ${url}: expected ${o.checksum}, got ${digest}`);
+  }
+  const lm = res.headers.get('last-modified');
+  const mtime = lm ? Date.parse(lm) / 1000 : undefined;
+  if (mtime) fs.utimesSync(file, mtime, mtime);
+  const base = path.posix.basename(new URL(url).pathname) || 'index.html';
+  return { file, name: base, digest, mtime };
+}
+
+/**
+ * ADD's local archives: a tar, plain or compressed with gzip, bzip2 or xz, is unpacked; anything else
+ * (a gzipped text file included) is copied as it is. Returns the tar stream, or undefined.
+ */
+async function openArchive(file: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+  const fd = fs.openSync(file, 'r');
+  const magic = Buffer.alloc(6);
+  try { fs.readSync(fd, magic, 0, 6, 0); } finally { fs.closeSync(fd); }
+  let stream: Readable;
+  let child: ChildProcess | undefined;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = fs.createReadStream(file).pipe(createGunzip());
+  else if (magic.subarray(0, 3).toString('latin1') === 'BZh' || magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+    child = spawn(magic[0] === 0x42 ? 'bzip2' : 'xz', ['-dc', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    stream = child.stdout!;
+  } else stream = fs.createReadStream(file);
+  // Read the first block: a tar has "ustar" at offset 257.
+  const it = stream[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let done = false;
+  try {
+    while (head.length < 512) {
+      const r = await it.next();
+      if (r.done) { done = true; break; }
+      head = Buffer.concat([head, r.value as Buffer]);
+    }
+  } catch {
+    head = Buffer.alloc(0); // not really compressed: a plain file
+  }
+  if (head.length < 512 || head.subarray(257, 262).toString('latin1') !== 'ustar') {
+    stream.destroy();
+    child?.kill();
+    return undefined;
+  }
+  return (async function* () {
+    yield head;
+    while (!done) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value as Buffer;
+    }
+  })();
+}
+
+/** --chown=user[:group] with names looked up in the image's /etc/passwd and /etc/group. */
+export function resolveOwner(root: string, spec: string): { uid: number; gid: number } {
+  const [u, g] = spec.split(':');
+  const lookup = (file: string, name: string, what: string): { id: number; gid?: number } => {
+    if (/^\d+$/.test(name)) return { id: Number(name) };
+    let text = '';
+    try {
+      const r = resolveInRoot(root, file, { followLast: true });
+      try { text = fs.readFileSync(r.proc, 'utf8'); } finally { r.close(); }
+    } catch { text = ''; }
+    for (const line of text.split('\n')) {
+      const f = line.split(':');
+      if (f[0] === name && f[2] !== undefined) return { id: Number(f[2]), gid: f[3] !== undefined && what === 'user' ? Number(f[3]) : undefined };
+    }
+    throw invalid(`unable to convert uid/gid chown string to host mapping: can't find ${what === 'user' ? 'uid' : 'gid'} for ${what} ${name}: no such ${what}: ${name}`);
+  };
+  if (!u) throw invalid(`invalid chown string: ${spec}`);
+  const user = lookup('/etc/passwd', u, 'user');
+  const gid = g !== undefined && g !== '' ? lookup('/etc/group', g, 'group').id : (/^\d+$/.test(u) ? user.id : user.gid ?? user.id);
+  return { uid: user.id, gid };
+}

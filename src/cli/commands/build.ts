@@ -1,0 +1,214 @@
+// barge build: builds an image from a Dockerfile and a context (a directory, a tar on stdin, or a
+// Dockerfile alone on stdin), through POST /build, and renders Docker's JSON progress messages.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Cli } from '../cli.js';
+import { jsonLines } from '../client.js';
+import { tarHeader, tarPadding, TAR_END } from '../../lib/tarwriter.js';
+import { IgnoreMatcher } from '../../build/dockerignore.js';
+import { parseNormalizedNamed } from '../../image/reference.js';
+
+interface BuildMessage { stream?: string; aux?: { ID?: string }; error?: string; errorDetail?: { code?: number; message?: string }; status?: string }
+
+export default async function build(cli: Cli, argv: string[]): Promise<number> {
+  const { flags, args } = cli.parse({ usage: '[OPTIONS] PATH | URL | -', description: 'Build an image from a Dockerfile', aliases: ['barge image build', 'barge build', 'barge builder build'], flags: [
+    { name: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping ("host:ip")' },
+    { name: 'build-arg', type: 'list', description: 'Set build-time variables' },
+    { name: 'file', short: 'f', type: 'string', description: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
+    { name: 'force-rm', type: 'bool', description: 'Always remove intermediate containers' },
+    { name: 'iidfile', type: 'string', description: 'Write the image ID to the file' },
+    { name: 'label', type: 'list', description: 'Set metadata for an image' },
+    { name: 'network', type: 'string', default: 'default', description: 'Set the networking mode for the RUN instructions during build' },
+    { name: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },
+    { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
+    { name: 'progress', type: 'string', default: 'auto', description: 'Set type of progress output ("auto", "plain", "tty")' },
+    { name: 'pull', type: 'bool', description: 'Always attempt to pull a newer version of the image' },
+    { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress the build output and print image ID on success' },
+    { name: 'rm', type: 'bool', default: true, description: 'Remove intermediate containers after a successful build' },
+    { name: 'tag', short: 't', type: 'list', description: 'Name and optionally a tag in the "name:tag" format' },
+    { name: 'target', type: 'string', description: 'Set the target build stage to build.' },
+  ] }, argv, { min: 1, max: 1 });
+  const progress = flags.string('progress');
+  if (!['auto', 'plain', 'tty', 'quiet'].includes(progress)) { cli.err(`invalid progress mode "${progress}": use auto, plain or tty\n`); return 125; }
+  for (const t of flags.list('tag')) {
+    try { parseNormalizedNamed(t); } catch (e) { cli.err(`invalid argument "${t}" for "-t, --tag" flag: ${(e as Error).message}\n`); return 125; }
+  }
+  const src = args[0]!;
+  if (/^(https?:\/\/|git@|github\.com\/)/.test(src)) { cli.err('unable to prepare context: building from a URL or git repository is not supported by barge: clone or download it and build the directory\n'); return 1; }
+  const file = flags.string('file');
+  if (src === '-' && file === '-') { cli.err('invalid argument: can\'t use stdin for both build context and dockerfile\n'); return 1; }
+
+  // The context and where the Dockerfile is in it.
+  let body: NodeJS.ReadableStream;
+  let dockerfileName = 'Dockerfile';
+  if (src === '-') {
+    body = process.stdin;
+    if (file) dockerfileName = file;
+  } else {
+    let st: fs.Stats;
+    try { st = fs.statSync(src); } catch { cli.err(`unable to prepare context: path "${src}" not found\n`); return 1; }
+    if (!st.isDirectory()) { cli.err(`unable to prepare context: context must be a directory: ${path.resolve(src)}\n`); return 1; }
+    const dir = path.resolve(src);
+    let extra: { name: string; data: Buffer } | undefined;
+    if (file === '-') {
+      dockerfileName = `.dockerfile.${randomBytes(10).toString('hex')}`;
+      extra = { name: dockerfileName, data: await readStdin() };
+    } else if (file) {
+      const abs = path.resolve(file);
+      const rel = path.relative(dir, abs);
+      if (!fs.existsSync(abs)) { cli.err(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${abs}: no such file or directory\n`); return 1; }
+      if (rel.startsWith('..') || path.isAbsolute(rel)) {
+        dockerfileName = `.dockerfile.${randomBytes(10).toString('hex')}`;
+        extra = { name: dockerfileName, data: fs.readFileSync(abs) };
+      } else dockerfileName = rel.split(path.sep).join('/');
+    } else if (!fs.existsSync(path.join(dir, 'Dockerfile'))) {
+      cli.err(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${path.join(dir, 'Dockerfile')}: no such file or directory\n`);
+      return 1;
+    }
+    const ignoreFile = [path.join(dir, `${dockerfileName}.dockerignore`), path.join(dir, '.dockerignore')].find((f) => fs.existsSync(f));
+    const ignore = IgnoreMatcher.fromText(ignoreFile ? fs.readFileSync(ignoreFile, 'utf8') : '');
+    // The Dockerfile and .dockerignore always go (the daemon needs them; it drops them if ignored).
+    const keep = new Set([dockerfileName, '.dockerignore', `${dockerfileName}.dockerignore`]);
+    body = Readable.from(packContext(dir, ignore, keep, extra));
+  }
+
+  const buildArgs: Record<string, string | null> = {};
+  for (const a of flags.list('build-arg')) {
+    const eq = a.indexOf('=');
+    if (eq < 0) buildArgs[a] = process.env[a] ?? null;
+    else buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of flags.list('label')) {
+    const eq = l.indexOf('=');
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? '' : l.slice(eq + 1);
+  }
+  const q = new URLSearchParams();
+  for (const t of flags.list('tag')) q.append('t', t);
+  q.set('dockerfile', dockerfileName);
+  if (Object.keys(buildArgs).length) q.set('buildargs', JSON.stringify(buildArgs));
+  if (Object.keys(labels).length) q.set('labels', JSON.stringify(labels));
+  if (flags.string('target')) q.set('target', flags.string('target'));
+  if (flags.bool('no-cache')) q.set('nocache', '1');
+  if (flags.bool('pull')) q.set('pull', '1');
+  if (flags.bool('quiet')) q.set('q', '1');
+  q.set('rm', flags.bool('rm') ? '1' : '0');
+  if (flags.bool('force-rm')) q.set('forcerm', '1');
+  if (flags.string('network') !== 'default') q.set('networkmode', flags.string('network'));
+  if (flags.list('add-host').length) q.set('extrahosts', flags.list('add-host').join(','));
+  if (flags.string('platform')) q.set('platform', flags.string('platform'));
+
+  const res = await cli.client.raw('POST', `/build?${q.toString()}`, { body, headers: { 'Content-Type': 'application/x-tar' } });
+  const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
+  const display = new Display(cli, tty && !flags.bool('quiet'));
+  let id = '';
+  let quietId = '';
+  for await (const m of jsonLines<BuildMessage>(res)) {
+    if (m.errorDetail || m.error) {
+      display.finish();
+      cli.err(`${m.errorDetail?.message ?? m.error}\n`);
+      return m.errorDetail?.code || 1;
+    }
+    if (m.aux?.ID) { id = m.aux.ID; continue; }
+    if (m.stream) {
+      if (flags.bool('quiet')) { if (/^sha256:/.test(m.stream.trim())) quietId = m.stream.trim(); continue; }
+      display.write(m.stream);
+    }
+  }
+  display.finish();
+  if (flags.bool('quiet')) cli.out(`${quietId || id}\n`);
+  if (flags.string('iidfile')) {
+    if (!id) { cli.err('server did not provide an image ID. Cannot write iidfile\n'); return 1; }
+    fs.writeFileSync(flags.string('iidfile'), id);
+  }
+  return 0;
+}
+
+/**
+ * Plain output writes the daemon's text as it comes. In a terminal, a step's output is shown dimmed
+ * under its step line and each step ends with its result (CACHED, or the image ID and the time taken).
+ */
+class Display {
+  private stepStart = 0;
+  private partial = '';
+  constructor(private readonly cli: Cli, private readonly tty: boolean) {}
+
+  write(text: string): void {
+    if (!this.tty) { this.cli.out(text); return; }
+    this.partial += text;
+    const lines = this.partial.split('\n');
+    this.partial = lines.pop()!;
+    for (const l of lines) this.line(l);
+  }
+
+  private line(l: string): void {
+    const step = /^Step (\d+\/\d+) : (.*)$/.exec(l);
+    if (step) {
+      this.stepStart = Date.now();
+      this.cli.out(`\x1b[1m[${step[1]}]\x1b[0m ${step[2]}\n`);
+      return;
+    }
+    if (l === ' ---> Using cache') { this.cli.out('  \x1b[36mCACHED\x1b[0m\n'); return; }
+    const res = /^ ---> ([0-9a-f]{12})$/.exec(l);
+    if (res) { this.cli.out(`  \x1b[32m=> ${res[1]}\x1b[0m \x1b[2m${((Date.now() - this.stepStart) / 1000).toFixed(1)}s\x1b[0m\n`); return; }
+    if (/^ ---> Running in |^Removing intermediate container /.test(l)) return;
+    if (/^Successfully (built|tagged) /.test(l)) { this.cli.out(`\x1b[1m${l}\x1b[0m\n`); return; }
+    this.cli.out(`  \x1b[2m${l}\x1b[0m\n`);
+  }
+
+  finish(): void {
+    if (this.partial) { const p = this.partial; this.partial = ''; if (this.tty) this.line(p); }
+  }
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The context directory as a tar, without what .dockerignore excludes (symlinks are not followed). */
+async function* packContext(dir: string, ignore: IgnoreMatcher, keep: Set<string>, extra?: { name: string; data: Buffer }): AsyncGenerator<Buffer> {
+  if (extra) {
+    yield tarHeader({ name: extra.name, type: 'file', mode: 0o600, mtime: Math.floor(Date.now() / 1000) }, extra.data.length);
+    yield extra.data;
+    yield tarPadding(extra.data.length);
+  }
+  const walk = function* (rel: string): Generator<{ rel: string; st: fs.Stats }> {
+    const abs = rel ? path.join(dir, rel) : dir;
+    for (const name of fs.readdirSync(abs).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(path.join(dir, r));
+      const excluded = !keep.has(r) && ignore.excluded(r);
+      if (excluded && !(st.isDirectory() && ignore.mayIncludeBelow(r))) continue;
+      if (!excluded) yield { rel: r, st };
+      if (st.isDirectory()) yield* walk(r);
+    }
+  };
+  for (const { rel, st } of walk('')) {
+    const base = { name: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+    if (st.isDirectory()) yield tarHeader({ ...base, type: 'dir' }, 0);
+    else if (st.isSymbolicLink()) yield tarHeader({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(dir, rel)) }, 0);
+    else if (st.isFile()) {
+      const fd = fs.openSync(path.join(dir, rel), 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        yield tarHeader({ ...base, type: 'file' }, size);
+        let left = size;
+        while (left > 0) {
+          const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+          const n = fs.readSync(fd, buf, 0, buf.length, null);
+          if (n <= 0) { yield Buffer.alloc(left); break; }
+          yield buf.subarray(0, n);
+          left -= n;
+        }
+        yield tarPadding(size);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+  yield TAR_END;
+}
