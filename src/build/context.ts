@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { invalid, notFound } from '../lib/errors.js';
 import { extractInRoot } from '../snapshot/extract.js';
 import { resolveInRoot, splitPath } from '../snapshot/scoped.js';
-import { tarHeader, tarPadding, TAR_END, type TarEntry } from '../lib/tarwriter.js';
+import { fileEntry, tarHeader, tarPadding, TAR_END, type TarEntry } from '../lib/tarwriter.js';
 import { IgnoreMatcher, cleanPath, globRegExp } from './dockerignore.js';
 
 export interface BuildContext {
@@ -283,17 +283,7 @@ export async function* copyTar(items: CopyItem[], o: CopyTarOptions = {}, rename
     else if (st.isFile()) {
       const fd = fs.openSync(it.abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       try {
-        const size = fs.fstatSync(fd).size;
-        yield tarHeader({ ...base, type: 'file' }, size);
-        let left = size;
-        while (left > 0) {
-          const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-          const n = fs.readSync(fd, buf, 0, buf.length, null);
-          if (n <= 0) { yield Buffer.alloc(left); left = 0; break; }
-          yield buf.subarray(0, n);
-          left -= n;
-        }
-        yield tarPadding(size);
+        yield* fileEntry(base, fd);
       } finally {
         fs.closeSync(fd);
       }

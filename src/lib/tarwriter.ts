@@ -2,6 +2,7 @@
 // extended attributes). The same entries always give the same bytes, whatever the machine or the
 // version of a tar library: this is what makes the built-in busybox image's digest reproducible.
 // It writes exactly what it is told, so tests also use it to forge hostile layers.
+import * as fs from 'node:fs';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -110,6 +111,25 @@ export function tarPadding(size: number): Buffer {
 
 /** The two zero blocks that end an archive. */
 export const TAR_END = Buffer.alloc(1024);
+
+/**
+ * A regular file's tar entry read from an open descriptor, in chunks of at most 1 MiB: header,
+ * content, padding. A file that shrinks while it is read is padded with zeros to the size the
+ * header announced, so the archive stays well-formed. Closes nothing: the caller owns `fd`.
+ */
+export function* fileEntry(e: Omit<TarEntry, 'type' | 'data'>, fd: number): Generator<Buffer> {
+  const size = fs.fstatSync(fd).size;
+  yield tarHeader({ ...e, type: 'file' }, size);
+  let left = size;
+  while (left > 0) {
+    const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n <= 0) { yield Buffer.alloc(left); break; }
+    yield buf.subarray(0, n);
+    left -= n;
+  }
+  yield tarPadding(size);
+}
 
 export class TarWriter {
   private readonly parts: Buffer[] = [];

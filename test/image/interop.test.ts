@@ -4,52 +4,14 @@
 // Each part is skipped, with the reason printed, where the tool is missing or cannot run here.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 
 function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-interface Dockerd { dir: string; sock: string; child: ChildProcess; stop(): Promise<void> }
-
-/** Starts Debian's dockerd on a private socket and roots; undefined (with the reason) if it cannot run. */
-async function startDockerd(): Promise<Dockerd | string> {
-  if (!which('dockerd')) return 'dockerd is not installed (apt-get install docker.io)';
-  const dir = fs.mkdtempSync('/tmp/bdk-');
-  const sock = path.join(dir, 'docker.sock');
-  fs.writeFileSync(path.join(dir, 'daemon.json'), '{}\n');
-  const log = fs.openSync(path.join(dir, 'dockerd.log'), 'a');
-  const child = spawn('dockerd', ['-H', `unix://${sock}`, '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'),
-    '--pidfile', path.join(dir, 'pid'), '--bridge', 'none', '--iptables=false', '--ip6tables=false', '--config-file', path.join(dir, 'daemon.json')],
-  { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(t);
-    }
-    // containerd (and its shims) started by this dockerd live under its exec root.
-    spawnSync('sh', ['-c', `for p in $(pgrep -f '${dir}/'); do kill -9 $p; done; true`]);
-    const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir + '/')).reverse();
-    for (const m of mounts) spawnSync('umount', ['-l', m]);
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  const started = Date.now();
-  while (Date.now() - started < 30_000) {
-    if (child.exitCode !== null) break;
-    if (spawnSync('docker', ['-H', `unix://${sock}`, 'version'], { stdio: 'ignore' }).status === 0) return { dir, sock, child, stop };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const why = fs.readFileSync(path.join(dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
-  await stop();
-  return `dockerd did not start: ${why}`;
 }
 
 describe('interoperability with dockerd and skopeo', () => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Cli } from '../cli.js';
 import { jsonLines } from '../client.js';
-import { tarHeader, tarPadding, TAR_END } from '../../lib/tarwriter.js';
+import { fileEntry, tarHeader, tarPadding, TAR_END } from '../../lib/tarwriter.js';
 import { IgnoreMatcher } from '../../build/dockerignore.js';
 import { parseNormalizedNamed } from '../../image/reference.js';
 
@@ -194,17 +194,7 @@ async function* packContext(dir: string, ignore: IgnoreMatcher, keep: Set<string
     else if (st.isFile()) {
       const fd = fs.openSync(path.join(dir, rel), 'r');
       try {
-        const size = fs.fstatSync(fd).size;
-        yield tarHeader({ ...base, type: 'file' }, size);
-        let left = size;
-        while (left > 0) {
-          const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
-          const n = fs.readSync(fd, buf, 0, buf.length, null);
-          if (n <= 0) { yield Buffer.alloc(left); break; }
-          yield buf.subarray(0, n);
-          left -= n;
-        }
-        yield tarPadding(size);
+        yield* fileEntry(base, fd);
       } finally {
         fs.closeSync(fd);
       }

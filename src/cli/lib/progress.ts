@@ -5,6 +5,9 @@
 //    and moves back down (ESC[nB). A message without id starts a fresh block of lines.
 //  - Elsewhere, plain lines "id: status" are written, and messages carrying a progress bar are left out.
 // An error message ends the stream: it is returned (not printed), for the command to report.
+import { humanSize, progressText as progressString } from '../../lib/human.js';
+
+export { humanSize, progressString };
 
 export interface JsonMessage {
   status?: string;
@@ -15,25 +18,6 @@ export interface JsonMessage {
   aux?: Record<string, unknown>;
   error?: string;
   errorDetail?: { message?: string };
-}
-
-/** go-units HumanSize: 4 significant digits, decimal units ("12.35MB", "1.024kB", "527B"). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
-
-/** moby's JSONProgress.String: a 50-column bar when the terminal is wider than 110 columns, then the sizes. */
-export function progressString(current: number, total: number, width: number): string {
-  if (current <= 0 && total <= 0) return '';
-  if (total <= 0) return humanSize(current).padStart(8);
-  const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
-  const bar = width > 110 ? `[${'='.repeat(pct)}>${' '.repeat(Math.max(0, 50 - pct))}] ` : '';
-  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
-  return bar + numbers;
 }
 
 export interface DisplayResult {
