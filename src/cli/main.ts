@@ -25,8 +25,8 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
   image: {
     description: 'Manage images',
     commands: {
-      build: 'build', history: 'history', import: 'import', inspect: 'image-inspect', load: 'load', ls: 'images', list: 'images',
-      prune: 'image-prune', pull: 'pull', push: 'push', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
+      bootstrap: 'image-bootstrap', build: 'build', history: 'history', import: 'import', inspect: 'image-inspect', load: 'load',
+      ls: 'images', list: 'images', prune: 'image-prune', pull: 'pull', push: 'push', rm: 'rmi', remove: 'rmi', save: 'save', tag: 'tag',
     },
   },
   system: {
@@ -67,6 +67,7 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'exec': () => import('./commands/exec.js'),
   'export': () => import('./commands/export.js'),
   'history': () => import('./commands/history.js'),
+  'image-bootstrap': () => import('./commands/image-bootstrap.js'),
   'image-inspect': () => import('./commands/image-inspect.js'),
   'image-prune': () => import('./commands/image-prune.js'),
   'images': () => import('./commands/images.js'),

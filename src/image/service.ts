@@ -24,6 +24,8 @@ import { decompress } from '../snapshot/unpack.js';
 import { isMountPoint, mountsUnder } from '../snapshot/mount.js';
 import { gunzippedDigest, gunzippedSize, markCompressedLayers, readImageArchive, writeImageArchive, type LayerSource, type SaveItem } from './archive.js';
 import { applyChanges } from './changes.js';
+import { Bootstrapper, checkRequest, commandLine, type BootstrapRequest, type Cancel } from './bootstrap.js';
+import { packDir } from '../snapshot/tarfs.js';
 
 export type { ImageRecord } from './store.js';
 export type { SaveItem } from './archive.js';
@@ -94,6 +96,16 @@ export interface CommitOptions {
   /** History "created_by": the container's command. */
   createdBy?: string;
   tags?: string[];
+}
+
+export interface BootstrapOptions extends BootstrapRequest {
+  /** The reference to tag; default "debian:<suite>". */
+  tag?: string;
+  /** Build even if the tag names an image already. */
+  force?: boolean;
+  /** Hears debootstrap's output and the steps, line by line. */
+  onLine?: (line: string) => void;
+  cancel?: Cancel;
 }
 
 export interface PruneOptions {
@@ -216,6 +228,7 @@ export class ImageService {
   private readonly rootfsLocks = new Map<string, Promise<void>>();
   private inUse: InUse = () => undefined;
   private events?: EventBus;
+  private readonly bootstrapper: Bootstrapper;
 
   private constructor(
     readonly dataRoot: string,
@@ -224,7 +237,9 @@ export class ImageService {
     /** Layer snapshots; used through this service's methods by the rest of barge. */
     readonly snapshots: OverlaySnapshotter,
     private readonly store: ImageStore,
-  ) {}
+  ) {
+    this.bootstrapper = new Bootstrapper(path.join(dataRoot, 'bootstrap'));
+  }
 
   /**
    * Opens (creating if needed) the image subsystem under `dataRoot` (`content/`, `snapshots/`, `image/`),
@@ -238,6 +253,7 @@ export class ImageService {
     const s = new ImageService(dataRoot, content, snapshots, store);
     s.events = opts.events;
     s.cleanMounts();
+    s.bootstrapper.clean();
     await s.repair();
     await s.gc();
     s.collectBlobs();
@@ -903,6 +919,29 @@ export class ImageService {
       this.release(brought);
       this.dropUnusedBlobs(brought);
     }
+  }
+
+  /**
+   * `barge image bootstrap`: a Debian base image made by debootstrap from a Debian mirror (see
+   * bootstrap.ts), imported as one layer with PATH and CMD ["bash"], tagged `debian:<suite>` (or
+   * `o.tag`). An image already tagged so is returned as it is (`existed`) unless `force`.
+   */
+  async bootstrap(o: BootstrapOptions): Promise<{ image: ImageRecord; existed: boolean; tag: string }> {
+    const req = checkRequest(o);
+    const tag = referenceString(parseTagTarget(o.tag || `debian:${req.suite}`));
+    const have = this.store.lookup(tag);
+    if (have !== undefined && !o.force) return { image: this.store.get(have)!, existed: true, tag };
+    const onLine = o.onLine ?? (() => undefined);
+    const cmd = `debootstrap ${commandLine(req).join(' ')}`;
+    const image = await this.bootstrapper.run(req, onLine, o.cancel ?? { cancelled: false }, async (dir) => {
+      onLine(`Importing the root filesystem as ${familiarize(tag)}`);
+      return this.importRootfs(packDir(dir, { onWarning: (m) => log.warn(m, { bootstrap: tag }) }), {
+        tags: [tag],
+        changes: ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["bash"]'],
+        message: `made by barge with ${cmd}`,
+      });
+    });
+    return { image, existed: false, tag };
   }
 
   /**

@@ -184,6 +184,28 @@ export function imageRoutes(r: Router, d: { images: ImageService; containers: Co
     }
   });
 
+  // barge image bootstrap: a Debian base image made with debootstrap (barge's own endpoint).
+  r.post('/barge/images/bootstrap', async ({ req, res, query }) => {
+    req.resume();
+    const out = new JsonStream(res);
+    const cancel: { cancelled: boolean; onCancel?: () => void } = { cancelled: false };
+    res.on('close', () => { if (!res.writableFinished) { cancel.cancelled = true; cancel.onCancel?.(); } });
+    const variant = query.get('variant') || undefined;
+    try {
+      const r = await images.bootstrap({
+        suite: query.get('suite') ?? '', mirror: query.get('mirror') || undefined, tag: query.get('tag') || undefined,
+        variant: variant as 'minbase' | undefined, force: qBool(query, 'force'), cancel,
+        onLine: (line) => out.write({ stream: line + '\n' }),
+      });
+      const name = familiarString(parseNormalizedNamed(r.tag));
+      out.write({ stream: r.existed ? `Image ${name} already exists (${r.image.id}): not rebuilt (use --force to rebuild)\n` : `Bootstrapped image: ${name}\n` });
+      out.write({ aux: { ID: r.image.id, Existed: r.existed } });
+      out.end();
+    } catch (e) {
+      out.end(e);
+    }
+  });
+
   r.post('/images/prune', async ({ res, query }) => {
     const f = qFilters(query);
     checkFilters(f, ['dangling', 'until', 'label', 'label!']);
