@@ -37,6 +37,13 @@ const MANAGEMENT: Record<string, { description: string; commands: Record<string,
     description: 'Manage builds',
     commands: { build: 'build', prune: 'builder-prune' },
   },
+  volume: {
+    description: 'Manage volumes',
+    commands: {
+      create: 'volume-create', inspect: 'volume-inspect', ls: 'volume-ls', list: 'volume-ls', prune: 'volume-prune',
+      rm: 'volume-rm', remove: 'volume-rm',
+    },
+  },
   network: {
     description: 'Manage networks',
     commands: {
@@ -108,6 +115,11 @@ const LOAD: Record<string, () => Promise<CommandModule>> = {
   'top': () => import('./commands/top.js'),
   'unpause': () => import('./commands/unpause.js'),
   'version': () => import('./commands/version.js'),
+  'volume-create': () => import('./commands/volume-create.js'),
+  'volume-inspect': () => import('./commands/volume-inspect.js'),
+  'volume-ls': () => import('./commands/volume-ls.js'),
+  'volume-prune': () => import('./commands/volume-prune.js'),
+  'volume-rm': () => import('./commands/volume-rm.js'),
   'wait': () => import('./commands/wait.js'),
 };
 

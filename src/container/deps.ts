@@ -1,5 +1,7 @@
 // What the container service needs from the other subsystems. The daemon wires the real
 // image and network services in; the container service depends only on these narrow shapes.
+import type { MountPoint } from '../volume/mounts.js';
+import type { ExtraMount } from '../runtime/spec.js';
 
 /** The parts of an image's OCI config a container is made from. */
 export interface ImageConfigForContainer {
@@ -70,4 +72,21 @@ export interface NetworkProvider {
   /** The container's /etc/resolv.conf and /etc/hosts, as Docker writes them. */
   resolvConf(o: { hostNetwork?: boolean; dns?: string[] | null; dnsSearch?: string[] | null; dnsOptions?: string[] | null }): string;
   hostsFile(hostname: string, ip?: string, o?: { extraHosts?: string[]; domainname?: string }): string;
+}
+
+/** A container's mounts (volume/mounts.ts): resolved at create, set up at each start, released at stop. */
+export interface VolumeProvider {
+  /** Mount points of a new container from its request; creates the volumes it names. Throws Docker's errors. */
+  register(i: {
+    binds?: string[] | null; mounts?: unknown[] | null; volumesFrom?: string[] | null; volumes?: Record<string, object> | null;
+    tmpfs?: Record<string, string> | null; volumeDriver?: string; mountsOf: (ref: string) => MountPoint[];
+  }): MountPoint[];
+  /** At a start: volumes activated, image content copied up, the runtime's mounts returned. */
+  setup(containerId: string, mps: readonly MountPoint[], rootfs: string): Promise<ExtraMount[]>;
+  /** At a stop (idempotent). */
+  release(containerId: string, mps: readonly MountPoint[] | undefined): Promise<void>;
+  /** At daemon start, for a container still running. */
+  restore(containerId: string, mps: readonly MountPoint[] | undefined): void;
+  /** rm -v / --rm: remove the container's anonymous volumes. */
+  removeAnonymous(mps: readonly MountPoint[] | undefined): Promise<void>;
 }

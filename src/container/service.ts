@@ -24,7 +24,8 @@ import type { EventBus } from '../lib/events.js';
 import { spawnMonitor, MonitorConnection, readExitFile, type ExitInfo } from '../monitor/client.js';
 import { ContainerStore } from './store.js';
 import { Runc, runcMessage } from './runtime.js';
-import type { EndpointConfig, ImageProvider, NetworkAttachment, NetworkProvider } from './deps.js';
+import type { EndpointConfig, ImageProvider, NetworkAttachment, NetworkProvider, VolumeProvider } from './deps.js';
+import { publicMounts, type MountPoint } from '../volume/mounts.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, ContainerState } from './types.js';
 import { specToJson } from '../runtime/spec.js';
 import { makeSpec, adaptHostConfig, signalNumber, oomKilled, cgroupPathFor, removeCgroup } from './spec.js';
@@ -37,6 +38,8 @@ export interface ContainerServiceOptions {
   logOpts: { maxSize: number; maxFiles: number };
   images: ImageProvider;
   network: NetworkProvider;
+  /** Volumes and mounts; without it a container gets no Binds/Mounts/Volumes. */
+  volumes?: VolumeProvider;
   events: EventBus;
 }
 
@@ -155,6 +158,16 @@ export class ContainerService {
     const networks = this.checkNetworking(hc, config, body);
     if (networks.host && (Object.keys(hc.PortBindings ?? {}).length || hc.PublishAllPorts)) warnings.push('Published ports are discarded when using host network mode');
     this.store.reserveName(cname, id);
+    let mounts: MountPoint[] = [];
+    try {
+      mounts = this.o.volumes?.register({
+        binds: hc.Binds, mounts: hc.Mounts, volumesFrom: hc.VolumesFrom, volumes: config.Volumes, tmpfs: hc.Tmpfs,
+        volumeDriver: hc.VolumeDriver, mountsOf: (ref) => this.find(ref).barge.mounts ?? [],
+      }) ?? [];
+    } catch (e) {
+      this.store.releaseName(cname, id);
+      throw e;
+    }
     if (!config.Hostname) config.Hostname = hc.NetworkMode === 'host' ? osHostname() : id.slice(0, 12);
     hc.LogConfig = { Type: hc.LogConfig?.Type || 'json-file', Config: hc.LogConfig?.Config ?? {} };
     hc.RestartPolicy = { Name: hc.RestartPolicy?.Name || 'no', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 };
@@ -169,8 +182,8 @@ export class ContainerService {
       ResolvConfPath: path.join(dir, 'resolv.conf'), HostnamePath: path.join(dir, 'hostname'), HostsPath: path.join(dir, 'hosts'),
       Driver: 'overlay2', Platform: 'linux', MountLabel: '', ProcessLabel: '', AppArmorProfile: '', ExecIDs: null,
       NetworkSettings: { Bridge: '', SandboxID: '', SandboxKey: '', Ports: {}, Networks: Object.fromEntries(networks.list.map((n) => [n, emptyEndpoint(networks.ids[n]!, networks.endpoints[n])])) },
-      Mounts: [],
-      barge: { manuallyStopped: false, hasBeenStarted: false, networkingConfig: { EndpointsConfig: networks.endpoints }, networks: networks.list },
+      Mounts: publicMounts(mounts),
+      barge: { manuallyStopped: false, hasBeenStarted: false, networkingConfig: { EndpointsConfig: networks.endpoints }, networks: networks.list, mounts },
     };
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
@@ -180,6 +193,7 @@ export class ContainerService {
     } catch (e) {
       this.store.releaseName(cname, id);
       fs.rmSync(dir, { recursive: true, force: true });
+      void this.o.volumes?.removeAnonymous(mounts);
       throw e;
     }
   }
@@ -193,6 +207,7 @@ export class ContainerService {
       const rec = this.store.get(r.Id);
       if (rec) this.store.delete(rec);
       await this.o.images.removeRootfs(r.Id).catch(() => undefined);
+      await this.o.volumes?.removeAnonymous(rec?.barge.mounts);
       throw e;
     }
     return r;
@@ -376,7 +391,12 @@ export class ContainerService {
         writeFileAtomic(c.ResolvConfPath, this.resolvFor(c, net), 0o644, false);
       }
 
-      const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: net.hostNetwork ? 'host' : 'path' });
+      const mps = c.barge.mounts ?? [];
+      undo.push(() => this.o.volumes?.release(id, mps));
+      const extra = mps.length && this.o.volumes ? await this.o.volumes.setup(id, mps, rootfs) : [];
+      T.push(['volumes', performance.now()]);
+
+      const { spec, warnings } = makeSpec(c, { rootfs, netnsPath: net.netnsPath, networkMode: net.hostNetwork ? 'host' : 'path', mounts: extra });
       for (const w of warnings) log.warn(w, { container: id.slice(0, 12) });
       writeFileAtomic(path.join(bundle, 'config.json'), specToJson(spec), 0o600, false);
       T.push(['spec', performance.now()]);
@@ -509,6 +529,8 @@ export class ContainerService {
       this.o.images.unmountRootfs(this.rootfsDir(id)).catch((e) => log.warn('unmount rootfs', { error: messageOf(e) })),
       this.o.network.detach(id).catch((e) => log.warn('network detach', { error: messageOf(e) })),
     ]);
+    // After the runtime is gone: the last user of a volume unmounts its device.
+    await this.o.volumes?.release(id, c.barge.mounts).catch((e) => log.warn('volume release', { error: messageOf(e) }));
     removeCgroup(cgroupPathFor(c));
     fs.rmSync(this.socketPath(id), { force: true });
     fs.rmSync(this.bundleDir(id), { recursive: true, force: true });
@@ -687,6 +709,8 @@ export class ContainerService {
         if (!l.clean) await this.cleanupRuntime(c);
         await this.o.images.removeRootfs(c.Id);
         this.store.delete(c);
+        // rm -v, --rm: the container's anonymous volumes go with it (named ones stay).
+        if (o.volumes) await this.o.volumes?.removeAnonymous(c.barge.mounts);
       });
     } catch (e) {
       l.removing = false;
@@ -750,6 +774,7 @@ export class ContainerService {
       try { conn = await MonitorConnection.connect(sock); } catch { conn = null; }
       if (conn) {
         log.info('reattached to running container', { id: c.Id.slice(0, 12), pid: c.State.Pid });
+        this.o.volumes?.restore(c.Id, c.barge.mounts);
         this.watch(c, conn);
         continue;
       }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
-import { buildSpec, checkHostConfig, DEFAULT_SHM_SIZE, type DockerConfig, type DockerHostConfig, type OciSpec } from '../runtime/spec.js';
+import { buildSpec, checkHostConfig, DEFAULT_SHM_SIZE, type DockerConfig, type DockerHostConfig, type OciSpec, type ExtraMount } from '../runtime/spec.js';
 import { resolveUser, withHome } from '../runtime/user.js';
 import { probeHost } from '../runtime/host.js';
 import { cgroupsPathFor, readCgroupStats, readOomEvidence, listCgroupPids, removeCgroup as rmCgroup, readSystemCpuUsage } from '../runtime/cgroups.js';
@@ -37,7 +37,7 @@ export function adaptHostConfig(hc: ContainerRecord['HostConfig']): string[] {
   return warnings;
 }
 
-export interface MakeSpecInput { rootfs: string; netnsPath?: string; networkMode: 'host' | 'path' }
+export interface MakeSpecInput { rootfs: string; netnsPath?: string; networkMode: 'host' | 'path'; mounts?: ExtraMount[] }
 
 /** The OCI spec for starting container c (rootfs mounted at input.rootfs). */
 export function makeSpec(c: ContainerRecord, input: MakeSpecInput): { spec: OciSpec; warnings: string[] } {
@@ -60,6 +60,7 @@ export function makeSpec(c: ContainerRecord, input: MakeSpecInput): { spec: OciS
     hostname: c.Config.Hostname || c.Id.slice(0, 12),
     etcFiles: { hosts: c.HostsPath, hostname: c.HostnamePath, resolvConf: c.ResolvConfPath },
     network,
+    mounts: input.mounts,
     cgroupsPath: cgroupPathFor(c),
     host: probeHost(),
   });

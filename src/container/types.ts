@@ -1,5 +1,6 @@
 // Docker Engine API shapes for containers (the subset barge reads and writes). Field names are
 // Docker's, so records can be returned by the API as they are.
+import type { MountPoint } from '../volume/mounts.js';
 
 export interface HealthConfig {
   Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number;
@@ -129,5 +130,7 @@ export interface ContainerRecord {
     /** The networks the container is connected to, in order (the first is HostConfig.NetworkMode
      * unless disconnected); their settings are networkingConfig.EndpointsConfig[name]. */
     networks?: string[];
+    /** Mount points (volumes, binds, tmpfs) resolved at create; `Mounts` is their public view. */
+    mounts?: MountPoint[];
   };
 }

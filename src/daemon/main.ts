@@ -20,6 +20,9 @@ import { BuildService } from '../build/service.js';
 import { ContainerService } from '../container/service.js';
 import { ExecService } from '../container/exec.js';
 import { HealthChecker } from '../container/health.js';
+import { VolumeService } from '../volume/service.js';
+import { volumeProvider, volumeNames } from '../volume/mounts.js';
+import { volumeRoutes } from '../api/routes/volumes.js';
 import { ImageService } from '../image/service.js';
 import { NetworkService } from '../network/service.js';
 import { detectCgroupLayout } from '../runtime/cgroups.js';
@@ -51,6 +54,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   const network = await NetworkService.open({
     dataRoot: config.dataRoot, execRoot: config.execRoot, bridge: config.bridge, bip: config.bip || undefined, iptables: config.iptables,
   });
+  const volumes = VolumeService.open(config.dataRoot, { events });
   const containers = new ContainerService({
     dataRoot: config.dataRoot, execRoot: config.execRoot, runtime, monitor,
     logOpts: { maxSize: config.logOpts['max-size'] ? parseLogSize(config.logOpts['max-size'], '--log-opt max-size') : 0, maxFiles: Number(config.logOpts['max-file'] ?? 1) || 1 },
@@ -63,11 +67,16 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       rootfsSize: (cid) => images.rootfsSize(cid),
     },
     network,
+    volumes: volumeProvider(volumes),
     events,
   });
   // Containers first: the store is loaded there, and only then can the network tell which
   // sandboxes still belong to running containers (open() adopted every one that still exists).
+  // Which containers refer to a volume (rm/prune refuse those); then unmount devices of volumes
+  // whose last running user went away while barged was down.
+  volumes.setUsers((name) => containers.store.all().filter((c) => volumeNames(c.barge.mounts).includes(name)).map((c) => c.Id));
   await containers.recover();
+  await volumes.settle();
   await network.recover((cid) => containers.store.get(cid)?.State.Running ?? false);
   const execs = new ExecService(containers, events);
   const health = new HealthChecker(containers, execs, events);
@@ -101,11 +110,12 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
   const registry = new RegistryService({ images, dataRoot: config.dataRoot, insecureRegistries: config.insecureRegistries });
-  imageRoutes(api.router, { images, containers, registry, buildCache: () => builds.dfEntries() });
+  imageRoutes(api.router, { images, containers, registry, buildCache: () => builds.dfEntries(), volumeUsage: () => volumes.usage() });
   registryRoutes(api.router, { registry });
   archiveRoutes(api.router, { images, containers, events });
   networkRoutes(api.router, { network, containers, events });
   buildRoutes(api.router, { builds });
+  volumeRoutes(api.router, { volumes });
   for (const h of config.hosts) await api.listen(h);
   log.info('barged started', { version: BARGE_VERSION, dataRoot: config.dataRoot, execRoot: config.execRoot, containers: containers.store.all().length });
 

@@ -87,7 +87,7 @@ function humanBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(v < 10 ? 3 : v < 100 ? 2 : 1).replace(/\.?0+$/, '')}${units[i]}`;
 }
 
-export function imageRoutes(r: Router, d: { images: ImageService; containers: ContainerService; registry?: RegistryService; buildCache?: () => { BuildCache: unknown[]; BuilderSize: number } }): void {
+export function imageRoutes(r: Router, d: { images: ImageService; containers: ContainerService; registry?: RegistryService; buildCache?: () => { BuildCache: unknown[]; BuilderSize: number }; volumeUsage?: () => unknown[] }): void {
   const { images, containers } = d;
   const usedBy = (imageId: string) => containers.store.all().filter((c) => c.Image === imageId).length;
 
@@ -239,7 +239,7 @@ export function imageRoutes(r: Router, d: { images: ImageService; containers: Co
       }
       out['Containers'] = list;
     }
-    if (want('volume')) out['Volumes'] = [];
+    if (want('volume')) out['Volumes'] = d.volumeUsage?.() ?? [];
     if (want('build-cache')) {
       const bc = d.buildCache?.();
       out['BuildCache'] = bc?.BuildCache ?? [];
