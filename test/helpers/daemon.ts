@@ -86,7 +86,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     req.end(payload);
   });
 
-  const env = { ...process.env, BARGE_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: path.join(dir, 'docker-config'), BARGE_CONFIG: path.join(dir, 'barge-config') } as Record<string, string>;
+  const env = { ...process.env, BARGE_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: path.join(dir, 'docker-config'), BARGE_CONFIG: process.env.BARGE_CONFIG || path.join(dir, 'barge-config') } as Record<string, string>;
   const runCli = (bin: string[], args: string[], o2: { input?: string | Buffer; timeoutMs?: number; env?: Record<string, string> } = {}): RunResult => {
     const r = spawnSync(bin[0]!, [...bin.slice(1), ...args], { input: o2.input, env: { ...env, ...(o2.env ?? {}) }, timeout: o2.timeoutMs ?? 60_000, encoding: 'utf8', maxBuffer: 64 << 20 });
     return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
