@@ -145,6 +145,23 @@ describe('user-defined networks', () => {
     ok(d.barge(['rm', '-f', 'web']), 'rm');
     ok(d.barge(['network', 'rm', 'other']), 'rm other');
 
+    // A published UDP port: a datagram from the host reaches the container's listener.
+    const up = await freePort();
+    // (busybox has no UDP listener: the host's node, its /usr and /lib mounted read-only, is one.)
+    const listener = "require('dgram').createSocket('udp4').on('message', (m) => require('fs').appendFileSync('/got', m)).bind(5353)";
+    ok(d.barge(['run', '-d', '--name', 'udp', '-p', `${up}:5353/udp`, '-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro',
+      'busybox', process.execPath, '-e', listener]), 'run udp');
+    const dgram = await import('node:dgram');
+    let delivered = false;
+    for (let i = 0; i < 40 && !delivered; i++) {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => s.send('hello-udp\n', up, '127.0.0.1', () => { s.close(); resolve(); }));
+      await new Promise((r) => setTimeout(r, 250));
+      delivered = (await d.bargeAsync(['exec', 'udp', 'cat', '/got'])).stdout.includes('hello-udp');
+    }
+    assert.ok(delivered, 'a datagram sent to the published UDP port reached the container');
+    ok(d.barge(['rm', '-f', 'udp']), 'rm udp');
+
     // -P publishes every exposed port on a random one.
     ok(d.barge(['run', '-d', '--name', 'pall', '-P', '--expose', '7000', '--expose', '7001/udp', 'busybox', 'sleep', '60']), 'run -P');
     const pp = ok(d.barge(['port', 'pall']), 'port pall');
