@@ -3,12 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { until } from '../helpers/engine.js';
+import { until, ok } from '../helpers/engine.js';
 
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
 
 describe('health checks', () => {
   let d: TestDaemon;

@@ -77,3 +77,9 @@ export async function assertNothingLeft(d: TestDaemon): Promise<void> {
   assert.deepEqual(dirs(path.join(d.execRoot, 'c')), [], 'no bundles left');
   assert.deepEqual(dirs(path.join(d.dataRoot, 'containers')), [], 'no container records left');
 }
+
+/** The stdout (trimmed) of a CLI run that must succeed; the assertion names the step and shows stderr. */
+export function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
+  return r.stdout.trim();
+}

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { startDaemon, pickSubnet, userBridges, type TestDaemon } from '../helpers/daemon.js';
-import { until } from '../helpers/engine.js';
+import { until, ok } from '../helpers/engine.js';
 
 /** A /24 no route of this host uses, e.g. 10.123.45.0/24. */
 const subnet = () => pickSubnet().replace(/\.1\/24$/, '.0/24');
@@ -36,10 +36,6 @@ function hostAddress(): string {
   throw new Error('no non-loopback IPv4 address on this host');
 }
 
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
 
 const HTTPD = (text: string) => ['sh', '-c', `echo ${text} > /index.html; exec httpd -f -p 80`];
 

@@ -6,14 +6,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
+import { ok } from '../helpers/engine.js';
 import { startDaemon, BARGE, type TestDaemon } from '../helpers/daemon.js';
 import { spawnSync } from 'node:child_process';
 import { startRegistry, type Registry } from './helpers.js';
 
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
 
 describe('barge push/pull against barge registry serve', () => {
   let d: TestDaemon;

@@ -6,12 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ok } from '../helpers/engine.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
-function ok(r: { code: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.code, 0, `${what}: ${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
-}
 
 describe('volumes and mounts', () => {
   let d: TestDaemon;
