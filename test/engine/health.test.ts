@@ -15,15 +15,20 @@ describe('health checks', () => {
 
   test('starting → unhealthy → healthy, with ps, the health filter and events', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
+    // Before its first probe (an hour away) a container is "starting".
+    ok(d.barge(['run', '-d', '--name', 'waiting', '--health-cmd', 'true', '--health-interval', '1h', 'busybox', 'sleep', '300']), 'run waiting');
+    assert.equal(health('waiting').Status, 'starting');
+    assert.match(ok(d.barge(['ps', '--filter', 'name=waiting', '--format', '{{.Status}}']), 'ps'), /\(health: starting\)/);
+    assert.equal(ok(d.barge(['ps', '-q', '--filter', 'health=starting']), 'filter starting').length, 12);
+    ok(d.barge(['rm', '-f', 'waiting']), 'rm waiting');
+
     ok(d.barge(['run', '-d', '--name', 'hc', '--health-cmd', 'cat /ok', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '300']), 'run');
-    assert.equal(health('hc').Status, 'starting');
-    assert.match(ok(d.barge(['ps', '--format', '{{.Status}}']), 'ps'), /\(health: starting\)/);
     await until('unhealthy', () => health('hc').Status === 'unhealthy', 10_000);
     const h = health('hc');
     assert.ok(h.FailingStreak >= 2);
     assert.equal(h.Log.at(-1).ExitCode, 1);
     assert.match(h.Log.at(-1).Output, /No such file/);
-    assert.match(ok(d.barge(['ps', '--format', '{{.Status}}']), 'ps'), /\(unhealthy\)/);
+    assert.match(ok(d.barge(['ps', '--filter', 'name=hc', '--format', '{{.Status}}']), 'ps'), /\(unhealthy\)/);
     assert.equal(ok(d.barge(['ps', '-q', '--filter', 'health=unhealthy']), 'filter').length, 12);
 
     ok(d.barge(['exec', 'hc', 'sh', '-c', 'echo fine > /ok']), 'exec');
