@@ -65,6 +65,26 @@ describe('barge image bootstrap', { skip: skip ?? false }, () => {
     assert.equal(ok(['image', 'bootstrap', '-q', 'bookworm']).trim(), id);
   });
 
+  test('a Dockerfile on it installs a Debian package in RUN (slow: apt over the bridge\'s NAT)', () => {
+    const ctx = fs.mkdtempSync('/tmp/bt-apt-');
+    try {
+      fs.writeFileSync(path.join(ctx, 'Dockerfile'), [
+        'FROM debian:bookworm',
+        'RUN apt-get update && apt-get install -y --no-install-recommends nginx && rm -rf /var/lib/apt/lists/*',
+        'CMD ["nginx", "-v"]',
+        '',
+      ].join('\n'));
+      const out = ok(['build', '-t', 'apt-test:1', ctx], 900_000);
+      assert.match(out, /Successfully tagged apt-test:1/);
+      const r = d.barge(['run', '--rm', 'apt-test:1']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /nginx version: nginx\/1\./);
+      assert.match(ok(['run', '--rm', 'apt-test:1', 'dpkg-query', '-W', '-f', '${Status}', 'nginx']), /install ok installed/);
+    } finally {
+      fs.rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+
   test('an unreachable mirror fails clearly and leaves no image and no work directory', () => {
     const r = d.barge(['image', 'bootstrap', '--mirror', 'http://127.0.0.1:9/debian', '-t', 'broken:bookworm', 'debian:bookworm'], { timeoutMs: 120_000 });
     assert.equal(r.code, 1, r.stdout);
