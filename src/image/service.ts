@@ -26,6 +26,7 @@ import { gunzippedDigest, gunzippedSize, markCompressedLayers, readImageArchive,
 import { applyChanges } from './changes.js';
 import { Bootstrapper, checkRequest, commandLine, type BootstrapRequest, type Cancel } from './bootstrap.js';
 import { packDir } from '../snapshot/tarfs.js';
+import { KeyedLock } from '../lib/keyedlock.js';
 
 export type { ImageRecord } from './store.js';
 export type { SaveItem } from './archive.js';
@@ -225,7 +226,7 @@ export class ImageService {
   private readonly unsynced = new Set<string>();
   /** Layer blobs whose uncompressed digest this process checked while unpacking them: blob -> diffID. */
   private readonly verifiedLayers = new Map<string, string>();
-  private readonly rootfsLocks = new Map<string, Promise<void>>();
+  private readonly rootfsLocks = new KeyedLock();
   private inUse: InUse = () => undefined;
   private events?: EventBus;
   private readonly bootstrapper: Bootstrapper;
@@ -1172,19 +1173,8 @@ export class ImageService {
     });
   }
 
-  private async lockRootfs<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.rootfsLocks.get(containerId) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => { release = r; });
-    const tail = prev.then(() => mine);
-    this.rootfsLocks.set(containerId, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.rootfsLocks.get(containerId) === tail) this.rootfsLocks.delete(containerId);
-    }
+  private lockRootfs<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
+    return this.rootfsLocks.run(containerId, fn);
   }
 
   /** Where withRootfs mounts stopped containers' filesystems. */

@@ -55,6 +55,7 @@ import { addInterfaces, createSandbox, destroySandbox, removeInterface, unmountA
 import { InterfaceStats, statsOfPeer, statsOfPid } from './stats.js';
 import { DnsServer } from './dns.js';
 import { PortBinding, PortMapping, PortReservations, portsView, validatePortBindings, wantedBindings } from './ports.js';
+import { KeyedLock } from '../lib/keyedlock.js';
 
 export interface NetworkServiceOptions {
   dataRoot: string;
@@ -204,7 +205,7 @@ interface LiveNetwork { rec: NetworkRecord; ipam?: Ipam; dns?: DnsServer; pendin
 export class NetworkService {
   private readonly nets = new Map<string, LiveNetwork>();
   private readonly sandboxes = new Map<string, SandboxRecord>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   /** Containers with an attach or detach under way, and the veths being made for them. */
   private readonly busy = new Set<string>();
   private readonly busyVeths = new Set<string>();
@@ -973,7 +974,7 @@ export class NetworkService {
 
   /** Nothing to release but sockets: containers keep their network, and a new open() adopts it. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.locks.values()]);
+    await this.locks.settled();
     for (const n of this.nets.values()) { n.dns?.close(); n.dns = undefined; }
     this.reservations.closeAll();
     this.shell.close();
@@ -1121,12 +1122,7 @@ export class NetworkService {
 
   /** Run fn after every earlier operation on the same key has settled. */
   private serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve();
-    const p = prev.then(fn, fn);
-    const tail = p.then(() => undefined, () => undefined);
-    this.locks.set(id, tail);
-    void tail.then(() => { if (this.locks.get(id) === tail) this.locks.delete(id); });
-    return p;
+    return this.locks.run(id, fn);
   }
 }
 

@@ -30,6 +30,7 @@ import { writeJsonAtomic, readJson, cleanTempFiles, exists } from '../lib/fsutil
 import { log } from '../lib/log.js';
 import type { EventBus } from '../lib/events.js';
 import { mountsUnder, isMountPoint, unmount } from '../snapshot/mount.js';
+import { KeyedLock } from '../lib/keyedlock.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -115,7 +116,7 @@ export class VolumeService {
   /** Running containers using each volume. */
   private readonly active = new Map<string, Set<string>>();
   /** Serialises mount/unmount/remove per volume. */
-  private readonly locks = new Map<string, Promise<void>>();
+  private readonly locks = new KeyedLock();
   private users: (name: string) => string[] = () => [];
 
   private constructor(dataRoot: string, private readonly events?: EventBus) {
@@ -311,17 +312,8 @@ export class VolumeService {
     }
   }
 
-  private async locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => { release = r; });
-    const tail = prev.then(() => mine);
-    this.locks.set(name, tail);
-    await prev;
-    try { return await fn(); } finally {
-      release();
-      if (this.locks.get(name) === tail) this.locks.delete(name);
-    }
+  private locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(name, fn);
   }
 }
 
