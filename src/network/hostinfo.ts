@@ -60,21 +60,25 @@ export function hostNameservers(file = '/etc/resolv.conf'): string[] {
 }
 
 /**
- * Docker's choice for the default bridge: the first of 172.17.0.0/16 … 172.31.0.0/16, then
- * 192.168.0.0/20 … 192.168.240.0/20, that overlaps no host route, interface address or
- * nameserver. Returns the bridge address, e.g. "172.17.0.1/16".
+ * Docker's default address pools: the first of 172.17.0.0/16 … 172.31.0.0/16, then
+ * 192.168.0.0/20 … 192.168.240.0/20, that overlaps no host route, interface address, nameserver
+ * or subnet of `taken`. Returns the subnet, e.g. 172.17.0.0/16, or undefined when all are used.
  */
-export function chooseDefaultBip(): string {
-  const taken: Cidr[] = [...hostRoutes()];
-  for (const list of interfaceAddresses().values()) taken.push(...list);
-  for (const ns of hostNameservers()) taken.push(parseCidr(`${ns}/32`));
+export function freeDefaultPool(taken: Cidr[] = []): Cidr | undefined {
+  const used: Cidr[] = [...hostRoutes(), ...taken];
+  for (const list of interfaceAddresses().values()) used.push(...list);
+  for (const ns of hostNameservers()) used.push(parseCidr(`${ns}/32`));
   const candidates: Cidr[] = [];
   for (let b = 17; b <= 31; b++) candidates.push({ ip: ((172 << 24) | (b << 16)) >>> 0, prefixLen: 16 });
   for (let c = 0; c < 256; c += 16) candidates.push({ ip: ((192 << 24) | (168 << 16) | (c << 8)) >>> 0, prefixLen: 20 });
-  for (const cand of candidates) {
-    if (!taken.some((t) => overlaps(t, cand))) return `${intToIp((cand.ip & maskOf(cand.prefixLen)) + 1)}/${cand.prefixLen}`;
-  }
-  throw new Error('could not find a free address pool for the default bridge: give one with bip');
+  return candidates.find((cand) => !used.some((t) => overlaps(t, cand)));
+}
+
+/** Docker's choice for the default bridge: its address in the first free default pool, e.g. "172.17.0.1/16". */
+export function chooseDefaultBip(): string {
+  const pool = freeDefaultPool();
+  if (!pool) throw new Error('could not find a free address pool for the default bridge: give one with bip');
+  return `${intToIp((pool.ip & maskOf(pool.prefixLen)) + 1)}/${pool.prefixLen}`;
 }
 
 /** Mount points of this process's mount namespace (octal escapes of /proc/self/mountinfo decoded). */

@@ -47,10 +47,10 @@ import { newId } from '../lib/ids.js';
 import { log } from '../lib/log.js';
 import { IpShell, run } from './exec.js';
 import { resolvConf, hostsFile, ResolvOptions, HostsOptions } from './etcfiles.js';
-import { bridgePorts, chooseDefaultBip, hostNameservers, hostRoutes, interfaceAddresses, isBridge, linkAddresses, linkExists, mountPoints } from './hostinfo.js';
+import { bridgePorts, chooseDefaultBip, freeDefaultPool, hostNameservers, interfaceAddresses, isBridge, linkAddresses, linkExists, mountPoints } from './hostinfo.js';
 import { Ipam } from './ipam.js';
 import * as iptables from './iptables.js';
-import { Cidr, formatSubnet, intToIp, ipToInt, isMac, macFromIp, parseCidr, networkOf, broadcastOf, overlaps, contains, maskOf } from './ipv4.js';
+import { Cidr, formatSubnet, intToIp, ipToInt, isMac, macFromIp, parseCidr, networkOf, broadcastOf, overlaps, contains } from './ipv4.js';
 import { addInterfaces, createSandbox, destroySandbox, removeInterface, unmountAll, VethConfig } from './sandbox.js';
 import { InterfaceStats, statsOfPeer, statsOfPid } from './stats.js';
 import { DnsServer } from './dns.js';
@@ -505,15 +505,9 @@ export class NetworkService {
 
   /** Docker's default address pools for user networks: 172.17-31.0.0/16, then 192.168.x.0/20. */
   private chooseSubnet(): Cidr {
-    const taken: Cidr[] = [...hostRoutes()];
-    for (const list of interfaceAddresses().values()) taken.push(...list);
-    for (const ns of hostNameservers()) taken.push(parseCidr(`${ns}/32`));
-    for (const n of this.nets.values()) if (n.rec.subnet) taken.push(parseCidr(n.rec.subnet));
-    const candidates: Cidr[] = [];
-    for (let b = 17; b <= 31; b++) candidates.push({ ip: ((172 << 24) | (b << 16)) >>> 0, prefixLen: 16 });
-    for (let c = 0; c < 256; c += 16) candidates.push({ ip: ((192 << 24) | (168 << 16) | (c << 8)) >>> 0, prefixLen: 20 });
-    for (const cand of candidates) if (!taken.some((t) => overlaps(t, cand))) return { ip: cand.ip & maskOf(cand.prefixLen), prefixLen: cand.prefixLen };
-    throw forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network: give one with --subnet');
+    const pool = freeDefaultPool([...this.nets.values()].flatMap((n) => (n.rec.subnet ? [parseCidr(n.rec.subnet)] : [])));
+    if (!pool) throw forbidden('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network: give one with --subnet');
+    return pool;
   }
 
   // ---- recovery ----
