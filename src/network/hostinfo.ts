@@ -47,17 +47,24 @@ export function interfaceAddresses(): Map<string, Cidr[]> {
   return out;
 }
 
-/** IPv4 nameservers of the host's resolv.conf. */
+/** IPv4 nameservers of the host's resolv.conf, read again only when the file changes (the DNS
+ * servers of user networks ask for every query they forward). */
 export function hostNameservers(file = '/etc/resolv.conf'): string[] {
+  let mtime = -1;
+  try { mtime = fs.statSync(file).mtimeMs; } catch { return []; }
+  const hit = nsCache.get(file);
+  if (hit && hit.mtime === mtime) return hit.servers;
   let text = '';
   try { text = fs.readFileSync(file, 'utf8'); } catch { return []; }
-  const out: string[] = [];
+  const servers: string[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(line);
-    if (m) out.push(m[1]!);
+    if (m) servers.push(m[1]!);
   }
-  return out;
+  nsCache.set(file, { mtime, servers });
+  return servers;
 }
+const nsCache = new Map<string, { mtime: number; servers: string[] }>();
 
 /**
  * Docker's default address pools: the first of 172.17.0.0/16 … 172.31.0.0/16, then

@@ -991,11 +991,9 @@ export class NetworkService {
       upstreams: (client: string) => {
         const s = this.sandboxOfIp(client);
         if (s?.dns.length) return s.dns;
+        // The server runs in the host's namespace: the host's own resolvers (a 127.0.0.53 stub
+        // included) are reachable as they are.
         const ns = hostNameservers();
-        if (ns.length === 1 && ns[0] === '127.0.0.53') {
-          const up = hostNameservers('/run/systemd/resolve/resolv.conf');
-          if (up.length) return up;
-        }
         return ns.length ? ns : ['8.8.8.8', '8.8.4.4'];
       },
     };
