@@ -9,10 +9,10 @@ import { hostLeftovers, REPO, type TestDaemon } from './daemon.js';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll fn every 50 ms until it returns something truthy (returned); throw after timeoutMs. */
-export async function until<T>(what: string, fn: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(what: string, fn: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 10_000): Promise<T> {
   const start = Date.now();
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);

@@ -148,14 +148,12 @@ describe('user-defined networks', () => {
     ok(d.barge(['run', '-d', '--name', 'udp', '-p', `${up}:5353/udp`, '-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro',
       'busybox', process.execPath, '-e', listener]), 'run udp');
     const dgram = await import('node:dgram');
-    let delivered = false;
-    for (let i = 0; i < 40 && !delivered; i++) {
+    await until('a datagram sent to the published UDP port reaches the container', async () => {
       const s = dgram.createSocket('udp4');
       await new Promise<void>((resolve) => s.send('hello-udp\n', up, '127.0.0.1', () => { s.close(); resolve(); }));
       await new Promise((r) => setTimeout(r, 250));
-      delivered = (await d.bargeAsync(['exec', 'udp', 'cat', '/got'])).stdout.includes('hello-udp');
-    }
-    assert.ok(delivered, 'a datagram sent to the published UDP port reached the container');
+      return (await d.bargeAsync(['exec', 'udp', 'cat', '/got'])).stdout.includes('hello-udp');
+    }, 15_000);
     ok(d.barge(['rm', '-f', 'udp']), 'rm udp');
 
     // -P publishes every exposed port on a random one.
