@@ -3,8 +3,6 @@ import * as fs from 'node:fs';
 import type { Cli } from '../cli.js';
 import { ApiError } from '../client.js';
 import { CONTAINER_FLAGS, containerBody, type CreateBody } from '../lib/containeropts.js';
-import { pullImage as pullImageVia } from '../lib/imagepull.js';
-import { parseNormalizedNamed, withDefaultTag } from '../../image/reference.js';
 
 /** POST /containers/create (shared with run): cidfile, image pull when missing, warnings. */
 export async function createContainer(cli: Cli, spec: CreateBody): Promise<string> {
@@ -33,8 +31,10 @@ function withTag(ref: string): string {
   return last.includes(':') || ref.includes('@') ? ref : `${ref}:latest`;
 }
 
-/** docker run/create's pull: progress on stderr (quiet with -q). */
+/** docker run/create's pull: progress on stderr (quiet with -q). Loaded only when a pull is needed:
+ * every `barge run` pays for the modules it imports at start-up. */
 async function pullImage(cli: Cli, image: string, spec: CreateBody): Promise<void> {
+  const [{ pullImage: pullImageVia }, { parseNormalizedNamed, withDefaultTag }] = await Promise.all([import('../lib/imagepull.js'), import('../../image/reference.js')]);
   const ref = withDefaultTag(parseNormalizedNamed(image));
   await pullImageVia(cli, ref, { platform: spec.platform, tty: !!process.stderr.isTTY, ...(spec.quiet ? {} : { write: (s: string) => cli.err(s) }) });
 }
