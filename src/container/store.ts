@@ -81,7 +81,9 @@ export class ContainerStore {
   save(rec: ContainerRecord): void {
     const dir = this.dir(rec.Id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    writeJsonAtomic(path.join(dir, 'config.json'), rec, 0o600);
+    // Not fsync'ed (~3 ms a save on the start path): atomic against a kill -9 all the same, and what a
+    // power cut could lose — the last state change — is no older than the container's own unsynced files.
+    writeJsonAtomic(path.join(dir, 'config.json'), rec, 0o600, false);
     this.byId.set(rec.Id, rec);
     this.byName.set(rec.Name, rec.Id);
   }

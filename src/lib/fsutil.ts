@@ -37,8 +37,9 @@ export function fsyncDir(dir: string): void {
   } catch { /* best effort: some filesystems refuse fsync on directories */ }
 }
 
-export function writeJsonAtomic(target: string, value: unknown, mode = 0o644): void {
-  writeFileAtomic(target, JSON.stringify(value, null, 1) + '\n', mode);
+/** durable=false: see writeFileAtomic; for records of state that does not outlive a power cut anyway. */
+export function writeJsonAtomic(target: string, value: unknown, mode = 0o644, durable = true): void {
+  writeFileAtomic(target, JSON.stringify(value, null, 1) + '\n', mode, durable);
 }
 
 export function readJson<T>(file: string): T {

@@ -706,7 +706,7 @@ export class NetworkService {
 
   /** Write the record, then install the port rules (a crash between leaves rules that recovery removes). */
   private async commit(rec: SandboxRecord): Promise<Attachment> {
-    writeJsonAtomic(this.recordPath(rec.containerId), rec, 0o600);
+    writeJsonAtomic(this.recordPath(rec.containerId), rec, 0o600, false);   // kernel state: gone after a power cut anyway
     this.sandboxes.set(rec.containerId, rec);
     this.saveCursors();
     if (rec.ports.length && this.o.iptables) {
@@ -838,7 +838,7 @@ export class NetworkService {
         const hasRoute = rec.endpoints.some((e) => e.gateway && !this.nets.get(e.networkId)?.rec.internal);
         await addInterfaces(rec.netnsPath!, [this.vethOf(ep, n, !hasRoute)], this.shell);
         const next = { ...rec, endpoints: [...rec.endpoints, ep] };
-        writeJsonAtomic(this.recordPath(containerId), next, 0o600);
+        writeJsonAtomic(this.recordPath(containerId), next, 0o600, false);
         this.sandboxes.set(containerId, next);
         this.saveCursors();
         return this.attachment(next);
@@ -865,7 +865,7 @@ export class NetworkService {
       const hadPorts = rec.ports.length && this.portBridge(rec) === n;
       const next: SandboxRecord = { ...rec, endpoints: rec.endpoints.filter((e) => e !== ep), ports: hadPorts ? [] : rec.ports };
       if (ep.hostVeth) await removeInterface(ep.hostVeth);
-      writeJsonAtomic(this.recordPath(containerId), next, 0o600);
+      writeJsonAtomic(this.recordPath(containerId), next, 0o600, false);
       this.sandboxes.set(containerId, next);
       this.releaseAddresses(rec, [ep]);
       if (hadPorts) {

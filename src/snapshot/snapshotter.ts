@@ -210,8 +210,13 @@ export class OverlaySnapshotter implements Snapshotter {
     return s;
   }
 
-  private save(): void {
-    writeJsonAtomic(this.dbFile, this.db, 0o600);
+  /**
+   * durable=false for changes to active snapshots only (a container's rootfs): their upper dirs are
+   * not synced either, and a later durable save flushes the file. Committed layers change only
+   * through durable saves, so a power cut can never leave a record of a layer that is not there.
+   */
+  private save(durable = true): void {
+    writeJsonAtomic(this.dbFile, this.db, 0o600, durable);
   }
 
   private rec(key: string): Record_ {
@@ -334,9 +339,8 @@ export class OverlaySnapshotter implements Snapshotter {
       if (parent === null) fs.mkdirSync(path.join(tmp, 'empty'), { mode: 0o755 });
       const r: Record_ = { id: this.db.nextId++, kind: 'active', parent, created: new Date().toISOString(), size: 0 };
       fs.renameSync(tmp, this.dir(r));
-      fsyncDir(this.root);
       this.db.snapshots[key] = r;
-      this.save();
+      this.save(false);
       return this.info(key, r);
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -369,7 +373,7 @@ export class OverlaySnapshotter implements Snapshotter {
       throw conflict(`snapshot ${key} has ${children.length || 'pending'} child snapshot(s)`);
     }
     delete this.db.snapshots[key];
-    this.save();
+    this.save(r.kind === 'committed');
     const doomed = path.join(this.root, `.tmp-remove-${r.id}`);
     try {
       fs.renameSync(this.dir(r), doomed);

@@ -20,7 +20,7 @@ export default async function events(cli: Cli, argv: string[]): Promise<number> 
     if (format === 'json') { cli.out(JSON.stringify(e) + '\n'); continue; }
     if (t) { cli.out(t.execute(e) + '\n'); continue; }
     const ts = new Date(Math.floor(e.timeNano / 1e6)).toISOString().replace(/\.(\d{3})Z$/, (_m: string, ms: string) => `.${ms}${String(e.timeNano % 1e6).padStart(6, '0')}`).replace('Z', '') + 'Z';
-    const attrs = Object.entries(e.Actor?.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(', ');
+    const attrs = Object.entries(e.Actor?.Attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(', ');
     cli.out(`${ts} ${e.Type} ${e.Action} ${e.Actor?.ID ?? ''}${attrs ? ` (${attrs})` : ''}\n`);
   }
   return 0;

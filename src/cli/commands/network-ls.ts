@@ -12,7 +12,7 @@ export default async function networkLs(cli: Cli, argv: string[]): Promise<numbe
   ] }, argv, { max: 0 });
   const list = await cli.client.get<Array<{ Id: string; Name: string; Driver: string; Scope: string }>>('/networks', { filters: filterArgs(flags.list('filter')) });
   const noTrunc = flags.bool('no-trunc');
-  const rows = list.sort((a, b) => a.Name.localeCompare(b.Name)).map((n) => ({ ID: noTrunc ? n.Id : n.Id.slice(0, 12), Name: n.Name, Driver: n.Driver, Scope: n.Scope }));
+  const rows = list.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map((n) => ({ ID: noTrunc ? n.Id : n.Id.slice(0, 12), Name: n.Name, Driver: n.Driver, Scope: n.Scope }));
   cli.out(renderFormat(rows, { format: flags.string('format'), defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' }, quiet: flags.bool('quiet') }));
   return 0;
 }

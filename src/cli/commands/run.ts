@@ -10,7 +10,7 @@ const FLAGS = [
   { name: 'detach', short: 'd', type: 'bool' as const, description: 'Run container in background and print container ID' },
   { name: 'detach-keys', type: 'string' as const, description: 'Override the key sequence for detaching a container' },
   { name: 'sig-proxy', type: 'bool' as const, default: true, description: 'Proxy received signals to the process' },
-].sort((a, b) => a.name.localeCompare(b.name));
+].sort((a, b) => (a.name < b.name ? -1 : 1));   // not localeCompare: ICU's collator costs ~12 ms of start-up
 
 export default async function run(cli: Cli, argv: string[]): Promise<number> {
   const { flags, args } = cli.parse({ usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]', description: 'Create and run a new container from an image', aliases: ['barge container run', 'barge run'], flags: FLAGS, interspersed: false }, argv, { min: 1 });
