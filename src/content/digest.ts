@@ -31,3 +31,17 @@ export function sha256Digest(data: Uint8Array | string): string {
 export function newDigester(): Hash {
   return createHash('sha256');
 }
+
+/** Passes `src` through, failing at its end unless it was exactly `size` bytes hashing to `digest`. */
+export async function* verified(src: AsyncIterable<Buffer>, digest: string, size: number, what = digest): AsyncGenerator<Buffer> {
+  const h = newDigester();
+  let n = 0;
+  for await (const chunk of src) {
+    n += chunk.length;
+    if (n > size) throw invalid(`${what} is longer than its ${size} bytes`);
+    h.update(chunk);
+    yield chunk;
+  }
+  const got = 'sha256:' + h.digest('hex');
+  if (n !== size || got !== digest) throw invalid(`${what} does not match its digest ${digest} (got ${got}, ${n} bytes)`);
+}

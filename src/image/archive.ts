@@ -16,8 +16,8 @@
 // archive, descriptor sizes must match, and nothing is recorded until every layer has unpacked and
 // matched its diffID (ImageService.loadArchive).
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
-import { invalid } from '../lib/errors.js';
+import { Readable } from 'node:stream';
+import { invalid, isKind } from '../lib/errors.js';
 import { newDigester, isDigest } from '../content/digest.js';
 import type { ContentStore } from '../content/store.js';
 import { forEachTarEntry } from '../snapshot/tarread.js';
@@ -48,6 +48,8 @@ export interface LayerSource {
   diffId: string;
   /** Length of the uncompressed tar. */
   size: number;
+  /** A plain layer not in the content store: its bytes, rebuilt from its snapshot (tar-split). */
+  open?: () => AsyncIterable<Buffer>;
 }
 
 function blobPath(digest: string): string {
@@ -117,7 +119,7 @@ export async function* writeImageArchive(items: SaveItem[], content: ContentStor
 
 /** The uncompressed bytes of a layer, checked against its diffID and size as they stream. */
 async function* layerBytes(content: ContentStore, l: LayerSource): AsyncGenerator<Buffer> {
-  const raw = content.createReadStream(l.blob);
+  const raw = l.open ? Readable.from(l.open()) : content.createReadStream(l.blob);
   const src: Readable = l.gzip ? raw.pipe(createGunzip()) : raw;
   if (l.gzip) raw.on('error', (e) => src.destroy(e));
   const h = newDigester();
@@ -201,12 +203,54 @@ function dirOf(p: string): string {
   return i < 0 ? '' : p.slice(0, i);
 }
 
+/** Unpacks a file of the archive that looks like a plain layer tar; returns its digest and length. */
+export type LayerStager = (body: AsyncIterable<Buffer>) => Promise<FileInfo>;
+
+/** Files smaller than this are stored as blobs even if they look like a layer: not worth a snapshot. */
+const STAGE_MIN = 64 * 1024;
+
+/** A valid tar header block (checksum right, ustar or GNU magic): the file is a plain layer tar. */
+function looksLikeTar(b: Buffer): boolean {
+  if (b.length < 512) return false;
+  const magic = b.subarray(257, 263).toString('latin1');
+  if (magic !== 'ustar\0' && magic !== 'ustar ') return false;
+  let sum = 8 * 32;
+  for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += b[i]!;
+  const field = b.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  return field !== '' && parseInt(field, 8) === sum;
+}
+
+/** The first `n` bytes of `body` (fewer if it is shorter), and the whole of it again as an iterable. */
+async function peek(body: AsyncIterable<Buffer>, n: number): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const it = body[Symbol.asyncIterator]();
+  const parts: Buffer[] = [];
+  let len = 0;
+  let done = false;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done) { done = true; break; }
+    parts.push(r.value);
+    len += r.value.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* parts;
+    while (!done) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { head: Buffer.concat(parts), all: all() };
+}
+
 /**
  * Streams an image archive (plain or gzip tar) into the content store and works out the images in it.
  * `onBlob` is told of each blob as soon as it is stored (the caller leases it, and on failure drops
- * those no image uses). Throws `invalid` for anything malformed.
+ * those no image uses). With `stageLayer`, files that are plain layer tars are handed to it instead
+ * (unpacked as they stream: read once, written once, and not stored as blobs). Throws `invalid` for
+ * anything malformed.
  */
-export async function readImageArchive(source: AsyncIterable<Uint8Array>, content: ContentStore, onBlob: (digest: string) => void): Promise<ReadArchiveResult> {
+export async function readImageArchive(source: AsyncIterable<Uint8Array>, content: ContentStore, onBlob: (digest: string) => void, stageLayer?: LayerStager): Promise<ReadArchiveResult> {
   const files = new Map<string, FileInfo>();
   const aliases = new Map<string, string>();
   const blobs: string[] = [];
@@ -225,6 +269,23 @@ export async function readImageArchive(source: AsyncIterable<Uint8Array>, conten
     if (type !== 'file' && type !== 'contiguous-file') throw invalid(`invalid archive: unsupported entry type ${type} for ${name}`);
     const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
     const expected = m ? `sha256:${m[1]}` : undefined;
+    if (stageLayer && (h.size ?? 0) >= STAGE_MIN) {
+      const p = await peek(body, 512);
+      if (looksLikeTar(p.head)) {
+        let info: FileInfo;
+        try {
+          info = await stageLayer(p.all);
+        } catch (e) {
+          // Unpacked as it streamed: a corrupted blob shows as a bad tar before its digest can be checked.
+          throw isKind(e, 'invalid') ? invalid(`invalid archive: layer ${name}: ${(e as Error).message}`) : e;
+        }
+        if (expected && info.digest !== expected) throw invalid(`invalid archive: ${name} does not match its digest (got ${info.digest})`);
+        if (info.size !== h.size) throw invalid(`invalid archive: ${name} is not ${h.size} bytes long`);
+        files.set(name, info);
+        return;
+      }
+      body = p.all;
+    }
     const w = content.writer(expected ? { digest: expected, size: h.size } : { size: h.size });
     let info;
     try {
@@ -312,7 +373,7 @@ function dockerPlans(manifest: unknown, file: (p: string, what: string) => FileI
 export async function markCompressedLayers(plans: LoadPlan[], content: ContentStore): Promise<void> {
   for (const p of plans) {
     if (p.manifest) continue;
-    for (const l of p.layers) if (await sniffGzip(content, l.digest)) l.mediaType = MediaType.OciLayerGzip;
+    for (const l of p.layers) if (content.has(l.digest) && await sniffGzip(content, l.digest)) l.mediaType = MediaType.OciLayerGzip;
   }
 }
 

@@ -7,7 +7,8 @@ import { log } from '../lib/log.js';
 import type { EventBus } from '../lib/events.js';
 import { shortId } from '../lib/ids.js';
 import { ContentStore } from '../content/store.js';
-import { OverlaySnapshotter, type Change, type Usage } from '../snapshot/snapshotter.js';
+import { OverlaySnapshotter, type Change, type StagedLayer, type Usage } from '../snapshot/snapshotter.js';
+import { verified } from '../content/digest.js';
 import { BUSYBOX_REFERENCE, DEFAULT_BUSYBOX_BINARY, buildBusyboxImage } from './busybox.js';
 import {
   MAX_JSON_BLOB, MediaType, chainIds, checkLayerType, hostPlatform, parseConfig, parseManifest,
@@ -20,7 +21,6 @@ import { ImageStore, type ImageRecord } from './store.js';
 import { TarWriter, type TarEntry } from './tarwriter.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { decompress } from '../snapshot/unpack.js';
 import { isMountPoint, mountsUnder } from '../snapshot/mount.js';
 import { gunzippedDigest, gunzippedSize, markCompressedLayers, readImageArchive, writeImageArchive, type LayerSource, type SaveItem } from './archive.js';
 import { applyChanges } from './changes.js';
@@ -627,7 +627,7 @@ export class ImageService {
   }
 
   /** Unpacks (and verifies) the layers of a plan that are not unpacked yet. */
-  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void, onUnpack?: CreateImageOptions['onUnpack']): Promise<void> {
+  private async unpackPlan(plan: ImagePlan, onLayer?: (diffId: string, size: number) => void, onUnpack?: CreateImageOptions['onUnpack'], staged?: Map<string, StagedLayer>): Promise<void> {
     const { chain, layers, diffIds, configDigest } = plan;
     for (let i = 0; i < chain.length; i++) {
       const name = chain[i]!;
@@ -647,11 +647,25 @@ export class ImageService {
         }
         continue;
       }
-      if (!this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
+      const plain = !/gzip$/.test(layers[i]!.mediaType);
+      const parent = i === 0 ? null : chain[i - 1]!;
+      const st = plain ? staged?.get(blob) : undefined;
+      if (st) {
+        // Unpacked (and hashed) as the archive streamed in (loadArchive): record it under its name now.
+        if (blob !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${blob}`);
+        staged!.delete(blob);
+        await this.snapshots.commitStaged(name, parent, st, { sync: false });
+        this.unsynced.add(name);
+        onLayer?.(diffIds[i]!, layers[i]!.size);
+        continue;
+      }
+      // A plain layer kept only as another stack's files (tar-split): its tar is rebuilt from them.
+      const other = plain && !this.content.has(blob) ? this.snapshots.findSplit(blob) : undefined;
+      if (!other && !this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
       onUnpack?.(i, 'start');
-      const stream = this.content.createReadStream(blob);
+      const stream = other ? Readable.from(this.snapshots.layerTar(other)) : this.content.createReadStream(blob);
       try {
-        await this.snapshots.importLayer(name, i === 0 ? null : chain[i - 1]!, stream, { diffId: diffIds[i]! });
+        await this.snapshots.importLayer(name, parent, stream, { diffId: diffIds[i]!, ...(other ? { split: true } : {}) });
         this.verifiedLayers.set(blob, diffIds[i]!);
       } finally {
         stream.destroy();
@@ -709,7 +723,22 @@ export class ImageService {
 
   /** Whether layer `chainId` is unpacked and its blob `blob` is in the content store (a pull can skip it). */
   hasLayer(chainId: string, blob: string): boolean {
-    return this.snapshots.exists(chainId) && this.content.has(blob);
+    if (!this.snapshots.exists(chainId)) return false;
+    if (this.content.has(blob)) return true;
+    const s = this.snapshots.stat(chainId);
+    return s.split === true && s.diffId === blob;
+  }
+
+  /**
+   * A blob's size and bytes (a push reads layers so): from the content store, or, for a plain layer
+   * kept only as a snapshot's files, its tar rebuilt from them (tar-split) and checked as it streams.
+   */
+  blobReader(digest: string): { size: number; open: () => Readable } {
+    if (this.content.has(digest)) return { size: this.content.info(digest).size, open: () => this.content.createReadStream(digest) };
+    const name = this.snapshots.findSplit(digest);
+    if (name === undefined) throw notFound(`content ${digest}: not found`);
+    const size = this.snapshots.stat(name).tarSize ?? 0;
+    return { size, open: () => Readable.from(verified(this.snapshots.layerTar(name), digest, size, `layer ${digest}`)) };
   }
 
   /**
@@ -826,7 +855,14 @@ export class ImageService {
             const snap = this.snapshots.exists(chain[i]!) ? this.snapshots.stat(chain[i]!) : undefined;
             size = snap?.tarSize ?? await gunzippedSize(this.content, l.digest);
           }
-          srcs.push({ blob: l.digest, gzip, diffId: img.diffIds[i]!, size });
+          const src: LayerSource = { blob: l.digest, gzip, diffId: img.diffIds[i]!, size };
+          if (!gzip && !this.content.has(l.digest)) {
+            // Kept only as files (load, commit, import): rebuilt from the snapshot's tar-split.
+            const snap = this.snapshots.exists(chain[i]!) && this.snapshots.stat(chain[i]!).split ? chain[i]! : this.snapshots.findSplit(l.digest);
+            if (snap === undefined) throw notFound(`layer ${l.digest} of image ${img.id} is not in the content store`);
+            src.open = () => this.snapshots.layerTar(snap);
+          }
+          srcs.push(src);
         }
         sources.set(img.id, srcs);
       }
@@ -846,8 +882,16 @@ export class ImageService {
   async loadArchive(source: AsyncIterable<Uint8Array>, o: { onLayer?: (diffId: string, size: number) => void } = {}): Promise<string[]> {
     const brought: string[] = [];
     const plans: ImagePlan[] = [];
+    // Plain layers are unpacked as the archive streams in, into staging directories named by
+    // diffID; once the manifests are read they become snapshots under their chain IDs.
+    const staged = new Map<string, StagedLayer>();
+    const stage = async (body: AsyncIterable<Buffer>) => {
+      const s = await this.snapshots.stage(body, { split: true });
+      if (staged.has(s.diffId)) await this.snapshots.discardStaged(s); else staged.set(s.diffId, s);
+      return { digest: s.diffId, size: s.tarSize };
+    };
     try {
-      const res = await readImageArchive(source, this.content, (d) => { this.lease([d]); brought.push(d); });
+      const res = await readImageArchive(source, this.content, (d) => { this.lease([d]); brought.push(d); }, stage);
       await markCompressedLayers(res.plans, this.content);
       const ids = new Set(res.plans.map((p) => p.config));
       for (const p of res.plans) {
@@ -857,7 +901,7 @@ export class ImageService {
         this.lease(plan.held);
         plans.push(plan);
       }
-      for (const plan of plans) await this.unpackPlan(plan, o.onLayer);
+      for (const plan of plans) await this.unpackPlan(plan, o.onLayer, undefined, staged);
       for (const plan of plans) await this.flushLayers(plan.chain);
       const messages: string[] = [];
       for (const plan of plans) {
@@ -877,6 +921,37 @@ export class ImageService {
       for (const plan of plans) this.release(plan.held);
       this.release(brought);
       this.dropUnusedBlobs(brought);
+      for (const s of staged.values()) await this.snapshots.discardStaged(s);
+    }
+  }
+
+  /**
+   * Unpacks a plain layer tar on top of image `parent` (or nothing) as it streams, keeping a tar-split
+   * recipe instead of the tar: the layer is read once and written once. Returns its diffID and length
+   * and the snapshot's name (its chain ID), leased: the caller releases it once an image names it.
+   * `entries` (commit) tells whether the layer is empty; an empty one makes no snapshot.
+   */
+  private async addLayer(parent: ImageRecord | null, tar: AsyncIterable<Uint8Array>, counter?: { entries: number }): Promise<{ diffId: string; size: number; name?: string }> {
+    const s = await this.snapshots.stage(tar, { split: true });
+    try {
+      if (counter && counter.entries === 0) { await this.snapshots.discardStaged(s); return { diffId: s.diffId, size: s.tarSize }; }
+      const chain = chainIds([...(parent?.diffIds ?? []), s.diffId]);
+      const name = chain[chain.length - 1]!;
+      this.lease([name]);
+      try {
+        if (this.snapshots.exists(name)) await this.snapshots.discardStaged(s);
+        else {
+          await this.snapshots.commitStaged(name, chain.length > 1 ? chain[chain.length - 2]! : null, s, { sync: false });
+          this.unsynced.add(name);
+        }
+      } catch (e) {
+        this.release([name]);
+        throw e;
+      }
+      return { diffId: s.diffId, size: s.tarSize, name };
+    } catch (e) {
+      await this.snapshots.discardStaged(s);
+      throw e;
     }
   }
 
@@ -890,11 +965,11 @@ export class ImageService {
     const platform = o.platform ?? hostPlatform();
     if (platform.os !== 'linux') throw invalid(`cannot import a ${platform.os} image on linux`);
     const brought: string[] = [];
+    let leased: string | undefined;
     try {
-      const { stream } = await decompress(source);
-      const layer = await this.content.ingest(stream);
-      this.lease([layer.digest]);
-      brought.push(layer.digest);
+      const added = await this.addLayer(null, source);
+      leased = added.name;
+      const layer = { digest: added.diffId, size: added.size };
       const created = rfc3339(new Date());
       const message = o.message ?? '';
       const config: ImageConfig = {
@@ -917,6 +992,7 @@ export class ImageService {
       await this.gc();
       throw e;
     } finally {
+      if (leased) this.release([leased]);
       this.release(brought);
       this.dropUnusedBlobs(brought);
     }
@@ -958,11 +1034,12 @@ export class ImageService {
     const tags = (o.tags ?? []).map((t) => referenceString(parseTagTarget(t)));
     const brought: string[] = [];
     this.lease([...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)]);
+    let leased: string | undefined;
     try {
       const counter = { entries: 0 };
-      const layer = await this.content.ingest(this.snapshots.diff(containerId, counter));
-      this.lease([layer.digest]);
-      brought.push(layer.digest);
+      const added = await this.addLayer(parent, this.snapshots.diff(containerId, counter), counter);
+      leased = added.name;
+      const layer = { digest: added.diffId, size: added.size };
       const empty = counter.entries === 0;
       const created = rfc3339(new Date());
       const pc = parent.config;
@@ -994,6 +1071,7 @@ export class ImageService {
       throw e;
     } finally {
       this.release([...chainIds(parent.diffIds), parent.id, ...parent.layers.map((l) => l.digest)]);
+      if (leased) this.release([leased]);
       this.release(brought);
       this.dropUnusedBlobs(brought);
     }

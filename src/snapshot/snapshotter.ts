@@ -9,6 +9,7 @@ import { log } from '../lib/log.js';
 import { MAX_MOUNT_OPTIONS, mountOverlay, unmount } from './mount.js';
 import { OPAQUE_XATTR, getXattrs } from './sysops.js';
 import { unpackLayer } from './unpack.js';
+import { joinTarSplit } from './tarsplit.js';
 import { listTree, packDir } from './tarfs.js';
 
 export type SnapshotKind = 'committed' | 'active';
@@ -27,6 +28,8 @@ export interface SnapshotInfo {
   diffId?: string;
   /** Committed image layers: the length of the uncompressed layer tar (what `docker save` writes). */
   tarSize?: number;
+  /** A tar-split recipe is kept: `layerTar` streams the layer's tar. */
+  split?: boolean;
 }
 
 /** Docker's container-diff kinds (GET /containers/{id}/changes). */
@@ -98,6 +101,13 @@ export interface Snapshotter {
    * committed once its parent is (a pull unpacks layers side by side this way).
    */
   importLayer(name: string, parent: string | null, layer: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<SnapshotInfo>;
+  /** importLayer in two steps, for a layer whose name is known only once it is read (see StagedLayer). */
+  stage(layer: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<StagedLayer>;
+  commitStaged(name: string, parent: string | null, staged: StagedLayer, opts?: { sync?: boolean }): Promise<SnapshotInfo>;
+  discardStaged(staged: StagedLayer): Promise<void>;
+  /** The layer tar of a snapshot imported with `split`, rebuilt from its files; and which snapshot has one for a diffID. */
+  layerTar(name: string): AsyncGenerator<Buffer>;
+  findSplit(diffId: string): string | undefined;
   /**
    * What `p` (a path inside the image, "/etc/hosts") is in the merged view of committed snapshot
    * `name` and its parents, without following symlinks; undefined if absent or whited out.
@@ -130,6 +140,20 @@ export interface ImportOptions {
   diffId?: string;
   /** Flush the filesystem before recording the snapshot (default true; skip for throwaway layers). */
   sync?: boolean;
+  /**
+   * Keep a tar-split recipe (tarsplit.ts): `layerTar` can then stream the exact layer tar again, and
+   * the caller need not keep the tar in the content store.
+   */
+  split?: boolean;
+}
+
+/** A layer unpacked into a private directory, not yet a snapshot (`stage`, then `commitStaged` or `discardStaged`). */
+export interface StagedLayer {
+  readonly dir: string;
+  readonly diffId: string;
+  readonly size: number;
+  readonly tarSize: number;
+  readonly split: boolean;
 }
 
 interface Record_ {
@@ -140,6 +164,8 @@ interface Record_ {
   size: number;
   diffId?: string;
   tarSize?: number;
+  /** A tar-split recipe is kept (layerTar works). */
+  split?: boolean;
 }
 
 interface Db {
@@ -229,6 +255,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const i: SnapshotInfo = { kind: r.kind, name, parent: r.parent, created: r.created, size: r.size };
     if (r.diffId) i.diffId = r.diffId;
     if (r.tarSize !== undefined) i.tarSize = r.tarSize;
+    if (r.split) i.split = true;
     return i;
   }
 
@@ -286,29 +313,73 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   private async doImport(name: string, parent: string | null, layer: AsyncIterable<Uint8Array>, opts: ImportOptions): Promise<SnapshotInfo> {
+    const staged = await this.stage(layer, { ...opts, label: name });
+    try {
+      const parentImport = parent === null ? undefined : this.inflight.get(parent);
+      if (parentImport) await parentImport.catch(() => undefined);
+      if (this.exists(name)) throw conflict(`snapshot ${name} already exists`);
+      return await this.commitStaged(name, parent, staged, { sync: opts.sync });
+    } catch (e) {
+      await this.discardStaged(staged);
+      throw e;
+    }
+  }
+
+  /**
+   * Unpacks a layer into a private directory under the root (a `.tmp-` one: a crash leaves nothing),
+   * for callers that learn the layer's name only after reading it (load, commit: the chain ID needs
+   * the diffID). Then `commitStaged` or `discardStaged`.
+   */
+  async stage(layer: AsyncIterable<Uint8Array>, opts: ImportOptions & { label?: string } = {}): Promise<StagedLayer> {
     const tmp = path.join(this.root, `.tmp-import-${randomBytes(6).toString('hex')}`);
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
       fs.mkdirSync(path.join(tmp, 'fs'), { mode: 0o755 });
       const res = await unpackLayer(layer, path.join(tmp, 'fs'), {
         diffId: opts.diffId,
-        onWarning: (m) => log.warn(m, { layer: name }),
+        onWarning: (m) => log.warn(m, { layer: opts.label ?? 'staged' }),
+        ...(opts.split ? { splitDir: tmp } : {}),
       });
-      if (opts.sync !== false) await syncFilesystem(tmp);
-      const parentImport = parent === null ? undefined : this.inflight.get(parent);
-      if (parentImport) await parentImport.catch(() => undefined);
-      if (this.exists(name)) throw conflict(`snapshot ${name} already exists`);
-      this.requireCommitted(parent);
-      const r: Record_ = { id: this.db.nextId++, kind: 'committed', parent, created: new Date().toISOString(), size: res.size, diffId: res.diffId, tarSize: res.tarSize };
-      fs.renameSync(tmp, this.dir(r));
-      fsyncDir(this.root);
-      this.db.snapshots[name] = r;
-      this.save();
-      return this.info(name, r);
+      return { dir: tmp, diffId: res.diffId, size: res.size, tarSize: res.tarSize, split: !!opts.split };
     } catch (e) {
       await fs.promises.rm(tmp, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** Records a staged layer as committed snapshot `name` over `parent`; `conflict` if `name` exists. */
+  async commitStaged(name: string, parent: string | null, staged: StagedLayer, opts: { sync?: boolean } = {}): Promise<SnapshotInfo> {
+    checkKey(name);
+    if (opts.sync !== false) await syncFilesystem(staged.dir);
+    if (this.exists(name)) throw conflict(`snapshot ${name} already exists`);
+    this.requireCommitted(parent);
+    const r: Record_ = { id: this.db.nextId++, kind: 'committed', parent, created: new Date().toISOString(), size: staged.size, diffId: staged.diffId, tarSize: staged.tarSize };
+    if (staged.split) r.split = true;
+    fs.renameSync(staged.dir, this.dir(r));
+    fsyncDir(this.root);
+    this.db.snapshots[name] = r;
+    this.save();
+    return this.info(name, r);
+  }
+
+  async discardStaged(staged: StagedLayer): Promise<void> {
+    await fs.promises.rm(staged.dir, { recursive: true, force: true });
+  }
+
+  /** A committed snapshot with a tar-split recipe of the layer whose diffID is `diffId`, if any. */
+  findSplit(diffId: string): string | undefined {
+    for (const [name, r] of Object.entries(this.db.snapshots)) if (r.split && r.kind === 'committed' && r.diffId === diffId) return name;
+    return undefined;
+  }
+
+  /**
+   * The exact tar stream the layer of committed snapshot `name` was unpacked from, rebuilt from its
+   * files (tarsplit.ts); `notFound` if it has no recipe. The caller checks the diffID as it reads.
+   */
+  layerTar(name: string): AsyncGenerator<Buffer> {
+    const r = this.rec(name);
+    if (!r.split) throw notFound(`layer ${name} has no tar-split recipe`);
+    return joinTarSplit(this.dir(r));
   }
 
   statPath(name: string | null, p: string): fs.Stats | undefined {

@@ -28,6 +28,7 @@ import { invalid } from '../lib/errors.js';
 import { newDigester } from '../content/digest.js';
 import { OPAQUE_XATTR, applySysOps, type SysOp } from './sysops.js';
 import type { TarHeader } from './tarread.js';
+import { SplitFiles, TarSplitter } from './tarsplit.js';
 
 export interface UnpackOptions {
   /** The layer's expected diffID (sha256 of the uncompressed tar); a mismatch fails the unpack. */
@@ -36,6 +37,11 @@ export interface UnpackOptions {
   maxBytes?: number;
   /** Told about entries that were dropped (device nodes, unsupported attributes). */
   onWarning?: (message: string) => void;
+  /**
+   * Keep the layer's tar-split recipe (tarsplit.ts) in this directory (dest's parent, usually), so the
+   * exact tar can be streamed again from the files: the tar itself then need not be stored.
+   */
+  splitDir?: string;
 }
 
 export interface UnpackResult {
@@ -61,7 +67,9 @@ type EntryStream = AsyncIterable<Buffer>;
  */
 export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
   const { stream, compression } = await decompress(source);
-  const u = new Unpacker(dest, opts);
+  const splitter = opts.splitDir !== undefined ? new TarSplitter(opts.splitDir) : undefined;
+  const files = opts.splitDir !== undefined ? new SplitFiles(opts.splitDir, dest) : undefined;
+  const u = new Unpacker(dest, opts, files);
   const hash = newDigester();
   let tarSize = 0;
   const extract = tarStream.extract();
@@ -80,6 +88,7 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
   const feed = (async () => {
     for await (const chunk of stream) {
       hash.update(chunk as Buffer);
+      splitter?.push(chunk as Buffer);
       tarSize += (chunk as Buffer).length;
       if (extract.destroyed || extract.destroying) throw new Error('tar stream closed');
       if (!extract.write(chunk)) await drained(extract);
@@ -90,6 +99,8 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
 
   const [fed, unpacked] = await Promise.allSettled([feed, entries]);
   if (unpacked.status === 'rejected' || fed.status === 'rejected') {
+    splitter?.abort();
+    files?.abort();
     stream.destroy();
     extract.destroy(new Error('aborted'));
     const e: unknown = unpacked.status === 'rejected' ? unpacked.reason : (fed as PromiseRejectedResult).reason;
@@ -100,7 +111,14 @@ export async function unpackLayer(source: AsyncIterable<Uint8Array>, dest: strin
   if (opts.diffId !== undefined && opts.diffId !== diffId) {
     throw invalid(`layer diffID mismatch: expected ${opts.diffId}, got ${diffId}`);
   }
-  await u.finish();
+  try {
+    await u.finish();
+    if (splitter && files) { splitter.end(); files.finish(splitter); }
+  } catch (e) {
+    splitter?.abort();
+    files?.abort();
+    throw e;
+  }
   return { diffId, size: u.size, compression, tarSize };
 }
 
@@ -193,7 +211,7 @@ class Unpacker {
   private readonly fifos: { comps: string[]; mode: number; uid: number; gid: number; mtime: number }[] = [];
   private readonly xattrs: { comps: string[]; name: string; value: Buffer }[] = [];
 
-  constructor(private readonly root: string, private readonly opts: UnpackOptions) {
+  constructor(private readonly root: string, private readonly opts: UnpackOptions, private readonly split?: SplitFiles) {
     if (opts.maxBytes !== undefined) {
       this.budget = opts.maxBytes;
     } else {
@@ -257,15 +275,23 @@ class Unpacker {
     try { st = fs.lstatSync(p); } catch { return false; }
     if (st.isDirectory()) {
       if (isDir) return true;
+      this.split?.moved(path.relative(this.root, p), true);
       fs.rmSync(p, { recursive: true, force: true });
     } else {
+      if (st.isFile()) this.split?.moved(path.relative(this.root, p), false);
       fs.unlinkSync(p);
     }
     return false;
   }
 
   async entry(h: Header, stream: EntryStream): Promise<void> {
+    const recorded = this.split?.files.length ?? 0;
     await this.handle(h, stream);
+    const size = h.size ?? 0;
+    // Contents the tar-split must find again but that were not unpacked (a whiteout with data...).
+    if (this.split && (h.type === 'file' || h.type === 'contiguous-file') && size > 0 && this.split.files.length === recorded) {
+      await this.split.spill(stream, size);
+    }
     for await (const _ of stream) { /* drain what a non-file entry carried */ }
   }
 
@@ -338,6 +364,7 @@ class Unpacker {
         }
         this.budget -= size;
         this.size += size;
+        if (size > 0) this.split?.file(target.join('/'), size);
         break;
       }
       case 'symlink': {

@@ -348,7 +348,7 @@ export class RegistryService {
           return;
         }
       }
-      const size = content.info(d).size;
+      const size = this.images.blobReader(d).size;
       const bar = throttle(100, (c) => emit(layerProgress(l.id, 'Pushing', c, size)));
       await this.upload(repo, d, size, (n) => bar.update(n));
       bar.flush(size);
@@ -387,7 +387,7 @@ export class RegistryService {
         await repo.uploadBlob(digest, size, () => {
           let n = 0;
           const count = new Transform({ transform(chunk: Buffer, _e, cb) { n += chunk.length; onBytes?.(n); cb(null, chunk); } });
-          const src = this.images.content.createReadStream(digest);
+          const src = this.images.blobReader(digest).open();
           src.on('error', (e) => count.destroy(e));
           return src.pipe(count);
         });
