@@ -75,12 +75,18 @@ export interface Usage {
  *       await sn.unmount(rootfs)
  *       await sn.changes(containerId)          // docker diff: what the container added, changed, deleted
  *       await sn.remove(containerId)           // then c1 and c0 may be removed once no image needs them
+ *  4. A layer whose name is known only once read (load: the manifest comes last; commit: the chain ID
+ *     needs the diffID of the diff being made), kept without its tar:
+ *       const s = await sn.stage(tarStream, { split: true })   // unpacked, hashed, recipe kept
+ *       await sn.commitStaged(chainId(c1, s.diffId), c1, s)    // or sn.discardStaged(s)
+ *       for await (const b of sn.layerTar(name)) ...           // the very same tar again (save, push)
  *
  * On disk (`<root>` is `<dataRoot>/snapshots`, mode 0700 since layers hold setuid files):
  *   db.json           every snapshot: name/key -> { id, kind, parent, ... }, and the next id
  *   <id>/fs           the layer's files (committed) or the upper dir (active)
  *   <id>/work         overlay's work dir (active)
  *   <id>/empty        an empty lowerdir for an active snapshot without parent
+ *   <id>/split.*      the tar-split recipe of a layer imported with `split` (tarsplit.ts)
  *   .tmp-*            unpacks and removals in progress
  * Directories are short numbers so that deep stacks fit overlay's one-page option string: the mount
  * runs in <root> with relative lowerdirs ("12/fs:7/fs:3/fs").
@@ -339,6 +345,8 @@ export class OverlaySnapshotter implements Snapshotter {
         diffId: opts.diffId,
         onWarning: (m) => log.warn(m, { layer: opts.label ?? 'staged' }),
         ...(opts.split ? { splitDir: tmp } : {}),
+        // Big layers: writeback starts while they unpack (the flush before they are recorded waits less).
+        flush: () => syncFilesystem(this.root),
       });
       return { dir: tmp, diffId: res.diffId, size: res.size, tarSize: res.tarSize, split: !!opts.split };
     } catch (e) {

@@ -202,8 +202,7 @@ export class TarSplitter {
   end(): void {
     if (this.head.length) this.emit(this.head);
     this.flush();
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
+    fs.closeSync(this.fd);     // no fsync: synced with the layer's files (the snapshotter's sync, or the image's flush)
   }
 
   abort(): void {
@@ -273,7 +272,7 @@ export class SplitFiles {
       const st = fs.lstatSync(path.join(this.fsRoot, f.path), { throwIfNoEntry: false });
       if (!st?.isFile() || st.size !== f.size) throw invalid(`invalid layer tar: ${f.path} is not what the layer wrote`);
     }
-    if (this.spillFd !== null) { fs.fsyncSync(this.spillFd); fs.closeSync(this.spillFd); this.spillFd = null; }
+    if (this.spillFd !== null) { fs.closeSync(this.spillFd); this.spillFd = null; }
     const recipe: Recipe = { version: 1, files: this.files };
     fs.writeFileSync(path.join(this.dir, RECIPE), JSON.stringify(recipe), { mode: 0o600, flag: 'wx' });
   }

@@ -38,6 +38,13 @@ export interface UnpackOptions {
   /** Told about entries that were dropped (device nodes, unsupported attributes). */
   onWarning?: (message: string) => void;
   /**
+   * Called (and not awaited) after every `flushEvery` bytes of file data: to start writeback of what
+   * is written so far (syncfs) while the rest of the layer unpacks, so that the final flush finds
+   * little left to do. The page cache would otherwise hold the whole layer until then.
+   */
+  flush?: () => Promise<void>;
+  flushEvery?: number;
+  /**
    * Keep the layer's tar-split recipe (tarsplit.ts) in this directory (dest's parent, usually), so the
    * exact tar can be streamed again from the files: the tar itself then need not be stored.
    */
@@ -152,7 +159,9 @@ export async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ s
       while (!done) {
         const r = await it.next();
         if (r.done) return;
-        yield Buffer.from(r.value);
+        // Not Buffer.from(buffer): that copies every byte of the layer once more.
+        const v = r.value;
+        yield Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       }
     } finally {
       await it.return?.();
@@ -202,8 +211,17 @@ function num(v: unknown, what: string, max: number): number {
 
 interface Deferred { comps: string[]; }
 
+const WRITE_BATCH = 1 << 20;
+const ASYNC_WRITE_MIN = 256 * 1024;
+
+function writev(fd: number, bufs: Buffer[], pos: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.writev(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
 class Unpacker {
   size = 0;
+  private unflushed = 0;
+  private flushing: Promise<void> | null = null;
   private budget: number;
   private readonly dirTimes: { comps: string[]; mtime: number }[] = [];
   private readonly whiteouts: Deferred[] = [];
@@ -348,13 +366,33 @@ class Unpacker {
         const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
         try {
           let written = 0;
+          // Big files are written by the thread pool, 1 MiB at a time, so that reading, hashing and
+          // parsing the next bytes go on meanwhile; small ones at once.
+          let batch: Buffer[] = [];
+          let batchLen = 0;
+          let pos = 0;
+          const put = async () => {
+            const bufs = batch;
+            const len = batchLen;
+            batch = [];
+            batchLen = 0;
+            if (size < ASYNC_WRITE_MIN) {
+              for (const b of bufs) { let off = 0; while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off); pos += b.length; }
+              return;
+            }
+            let done = await writev(fd, bufs, pos);
+            while (done < len) done += fs.writeSync(fd, Buffer.concat(bufs).subarray(done), 0, len - done, pos + done);
+            pos += len;
+          };
           for await (const chunk of stream) {
             const buf = chunk as Buffer;
             written += buf.length;
             if (written > size) throw invalid('invalid layer tar: entry longer than its header says');
-            let off = 0;
-            while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+            batch.push(buf);
+            batchLen += buf.length;
+            if (batchLen >= WRITE_BATCH) await put();
           }
+          if (batchLen) await put();
           if (written !== size) throw invalid(`invalid layer tar: ${comps.join('/')} is truncated`);
           fs.fchownSync(fd, uid, gid);
           fs.fchmodSync(fd, mode);
@@ -365,6 +403,11 @@ class Unpacker {
         this.budget -= size;
         this.size += size;
         if (size > 0) this.split?.file(target.join('/'), size);
+        this.unflushed += size;
+        if (this.opts.flush && this.unflushed >= (this.opts.flushEvery ?? 128 << 20) && !this.flushing) {
+          this.unflushed = 0;
+          this.flushing = this.opts.flush().catch(() => undefined).finally(() => { this.flushing = null; });
+        }
         break;
       }
       case 'symlink': {
@@ -428,6 +471,7 @@ class Unpacker {
    * directory times last, since creating anything inside a directory changes its mtime.
    */
   async finish(): Promise<void> {
+    await this.flushing;
     const ops: SysOp[] = [];
     const exists = (comps: string[]) => { try { fs.lstatSync(this.abs(comps)); return true; } catch { return false; } };
     // Every path was resolved when its entry was read, but a later entry may have replaced a parent
