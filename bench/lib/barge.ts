@@ -68,7 +68,8 @@ export async function startBarge(run: RunDir, log: (s: string) => void, avoidSub
   }
   const env = { ...process.env, BARGE_HOST: host, DOCKER_HOST: host, DOCKER_CONFIG: run.path('docker-config') };
   const docker = which('docker');
-  const ownCli: CliCommand = { argv: [process.execPath, BARGE_BIN], env, label: 'barge CLI' };
+  // As a user runs it: the executable itself (its #! line is part of the start-up, see bin/barge).
+  const ownCli: CliCommand = { argv: [BARGE_BIN], env, label: 'barge CLI' };
   const dockerCli: CliCommand | null = docker ? { argv: [docker, '-H', host], env, label: 'docker CLI' } : null;
   const version = String(v?.Version ?? '?');
   log(`barged ${version} up: ${host}, bridge ${bridge} ${bip}`);

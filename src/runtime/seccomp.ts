@@ -68,6 +68,8 @@ export interface SeccompTarget {
   arch: string;
   /** Kernel release ("6.1.0-13-amd64"). */
   kernel: string;
+  /** Sub-architectures to leave out (the kernel cannot run them: HostInfo.deadArches). */
+  skipArches?: readonly string[];
 }
 
 /**
@@ -89,7 +91,8 @@ export function convertSeccompProfile(profile: DockerSeccompProfile, target: Sec
   for (const a of profile.archMap ?? []) {
     if (a.architecture === scmp) { arches.push(a.architecture, ...(a.subArchitectures ?? [])); break; }
   }
-  if (arches.length) out.architectures = arches;
+  const live = arches.filter((a) => !target.skipArches?.includes(a) || a === scmp);
+  if (live.length) out.architectures = live;
   if (profile.flags?.length) out.flags = [...profile.flags];
   if (profile.listenerPath) out.listenerPath = profile.listenerPath;
   if (profile.listenerMetadata) out.listenerMetadata = profile.listenerMetadata;
@@ -166,7 +169,7 @@ const defaultCache = new Map<string, OciSeccomp>();
 export function defaultSeccomp(target: SeccompTarget): OciSeccomp {
   const relevant = target.capabilities.filter((c) => PROFILE_CAPS.has(c)).sort();
   const k = parseKernel(target.kernel);
-  const key = `${nativeArch(target.arch)}|${k ? k.join('.') : target.kernel}|${relevant.join(',')}`;
+  const key = `${nativeArch(target.arch)}|${k ? k.join('.') : target.kernel}|${relevant.join(',')}|${(target.skipArches ?? []).join(',')}`;
   let hit = defaultCache.get(key);
   if (!hit) {
     hit = deepFreeze(convertSeccompProfile(DEFAULT_SECCOMP_PROFILE as DockerSeccompProfile, target)!);

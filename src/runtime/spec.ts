@@ -655,7 +655,7 @@ export function buildSpec(input: BuildSpecInput): BuildSpecResult {
 
   // -- seccomp
   let seccomp: OciSeccomp | undefined;
-  const target = { capabilities: caps, arch: host.arch ?? globalThis.process.arch, kernel: host.kernel ?? '' };
+  const target = { capabilities: caps, arch: host.arch ?? globalThis.process.arch, kernel: host.kernel ?? '', skipArches: host.deadArches ?? [] };
   const custom = sec.seccomp !== undefined && sec.seccomp !== 'unconfined' ? sec.seccomp : undefined;
   if (custom !== undefined) {
     if (host.seccomp === false) throw invalid('seccomp is not enabled in your kernel, cannot run a custom seccomp profile');

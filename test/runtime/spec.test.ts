@@ -354,3 +354,17 @@ test('checkHostConfig: create-time errors and the warnings docker create prints'
   throwsInvalid(() => checkHostConfig({ CpusetCpus: '1-3' }, cpus), /^Requested CPUs are not available - requested 1-3, available: 0-1$/);
   throwsInvalid(() => checkHostConfig({ CpusetMems: '1' }, cpus), /^Requested memory nodes are not available - requested 1, available: 0$/);
 });
+
+test('seccomp: sub-architectures the kernel cannot run are left out of the filter', async () => {
+  const { x32FromConfig } = await import('../../src/runtime/host.js');
+  const { defaultSeccomp } = await import('../../src/runtime/seccomp.js');
+  assert.equal(x32FromConfig('# CONFIG_X86_X32_ABI is not set\n', ''), false);
+  assert.equal(x32FromConfig('CONFIG_X86_X32_ABI=y\n', ''), true);
+  assert.equal(x32FromConfig('CONFIG_X86_X32_ABI=y\nCONFIG_X86_X32_DISABLED=y\n', 'ro quiet'), false, 'Debian: built in, off by default');
+  assert.equal(x32FromConfig('CONFIG_X86_X32_ABI=y\nCONFIG_X86_X32_DISABLED=y\n', 'ro syscall.x32=y quiet'), true);
+  assert.equal(x32FromConfig('CONFIG_X86_X32_ABI=y\n', 'syscall.x32=n'), false);
+  const target = { capabilities: ['CAP_CHOWN'], arch: 'amd64', kernel: '6.1.0' };
+  assert.deepEqual(defaultSeccomp(target).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  assert.deepEqual(defaultSeccomp({ ...target, skipArches: ['SCMP_ARCH_X32'] }).architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  assert.deepEqual(defaultSeccomp({ ...target, skipArches: ['SCMP_ARCH_X86_64'] }).architectures?.[0], 'SCMP_ARCH_X86_64', 'the native one stays');
+});
