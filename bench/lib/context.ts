@@ -20,7 +20,7 @@ export interface Target {
 export interface Row {
   bench: string;
   metric: string;
-  unit: 'ms' | 's' | 'MiB' | 'MB/s';
+  unit: 'ms' | 's' | 'MiB' | 'MB/s' | '/s';
   barge: number | null;
   docker: number | null;
   /** barge / docker (filled in by the runner). */

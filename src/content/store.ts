@@ -237,6 +237,22 @@ export class ContentWriter {
     }
   }
 
+  /**
+   * commit, with the fsync done by the thread pool: a big blob's flush does not stop the event loop
+   * (other downloads, unpacks and API calls go on meanwhile).
+   */
+  async commitAsync(expected: Expected = {}): Promise<BlobInfo> {
+    if (this.fd === null) throw invalid('content writer is closed');
+    const fd = this.fd;
+    try {
+      await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    return this.commit(expected);   // its fsync now finds nothing left to write
+  }
+
   /** Discards the ingest (idempotent). */
   abort(): void {
     if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }

@@ -789,6 +789,31 @@ export class ImageService {
     }
   }
 
+  /** Unpacks a layer blob (plain or gzip) as it streams in (a pull), before its place in the image is settled. */
+  stagePulledLayer(stream: AsyncIterable<Uint8Array>): Promise<StagedLayer> {
+    return this.snapshots.stage(stream);
+  }
+
+  /**
+   * Records a staged layer as layer `index` of an image with these diffIDs (layers 0..index-1 must be
+   * unpacked), checking its diffID; discards it if that stack exists already. Held like unpackLayer's.
+   */
+  async commitPulledLayer(diffIds: string[], index: number, staged: StagedLayer): Promise<void> {
+    const chain = chainIds(diffIds.slice(0, index + 1));
+    const name = chain[index]!;
+    if (staged.diffId !== diffIds[index] || this.snapshots.exists(name)) {
+      await this.snapshots.discardStaged(staged);
+      if (staged.diffId !== diffIds[index]) throw invalid(`layer diffID mismatch: expected ${diffIds[index]}, got ${staged.diffId}`);
+      return;
+    }
+    await this.snapshots.commitStaged(name, index === 0 ? null : chain[index - 1]!, staged, { sync: false });
+    this.unsynced.add(name);
+  }
+
+  discardStaged(staged: StagedLayer): Promise<void> {
+    return this.snapshots.discardStaged(staged);
+  }
+
   /**
    * Makes the layers of `chain` that were unpacked without a sync durable (one syncfs for all), so
    * that no image record ever names a layer a crash could leave half-written.

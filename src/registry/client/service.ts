@@ -15,7 +15,8 @@
 //    and the manifest, whose digest it prints and records as a RepoDigest.
 // Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
+import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
@@ -186,9 +187,10 @@ export class RegistryService {
       for (const l of todo) emit(layerStatus(shortHex(l.digest), 'Pulling fs layer'));
       for (const l of todo.slice(CONCURRENCY)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
 
-      // Layers are unpacked as soon as they and the layers below them have started unpacking, two at a
-      // time, while the others download (each is committed after its parent: see importLayer).
+      // Downloaded layers are unpacked as they stream in (staged), then recorded in order, each after
+      // its parent. A layer not downloaded now (its blob was here) is unpacked from the content store.
       const fetched = new Set(todo.map((l) => l.digest));
+      const staged = new Map<string, StagedLayer>();
       let next = 0;
       let running = 0;
       const unpacks: Promise<void>[] = [];
@@ -205,7 +207,9 @@ export class RegistryService {
           if (!fresh) { if (fetched.has(l.digest)) emit(layerStatus(id, 'Pull complete')); continue; }
           running++;
           emit(layerProgress(id, 'Extracting', l.size, l.size));
-          unpacks.push(images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) }).then(
+          const st = staged.get(l.digest);
+          staged.delete(l.digest);
+          unpacks.push((st ? images.commitPulledLayer(diffIds, i, st) : images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) })).then(
             () => { emit(layerStatus(id, 'Pull complete')); },
             (e: unknown) => { unpackFailure ??= { e }; },
           ).finally(() => { running--; advance(); }));
@@ -214,14 +218,16 @@ export class RegistryService {
       const settle = async () => { for (let k = 0; k < unpacks.length; k++) await unpacks[k]; };
       advance();
       try {
-        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then(advance));
+        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then((s) => { staged.set(l.digest, s); advance(); }));
       } catch (e) {
         unpackFailure ??= { e };
         await settle();
+        for (const s of staged.values()) await images.discardStaged(s);
         throw e;
       }
       advance();
       await settle();
+      for (const s of staged.values()) await images.discardStaged(s);
       if (unpackFailure) throw unpackFailure.e;
       for (const l of manifest.layers) this.sources.add(l.digest, host, ref.path);
 
@@ -242,34 +248,56 @@ export class RegistryService {
     return before !== after;
   }
 
-  /** Downloads one layer blob into the content store, verified; retries transient failures. */
-  private async download(repo: Repository, l: Descriptor, emit: Emit, stopped: () => boolean): Promise<void> {
+  /**
+   * Downloads one layer blob into the content store, verified, and unpacks it as it streams (the
+   * staged layer is returned; the caller records or discards it); retries transient failures.
+   */
+  private async download(repo: Repository, l: Descriptor, emit: Emit, stopped: () => boolean): Promise<StagedLayer> {
     const id = shortHex(l.digest);
     for (let attempt = 1; ; attempt++) {
       let stream: Readable | undefined;
       const w = this.images.content.writer({ digest: l.digest, size: l.size });
+      const tee = new PassThrough({ highWaterMark: 4 << 20 });
+      // The unpack's failure, if any (an array: it is set in a callback, out of TS's flow analysis).
+      const unpackErrors: unknown[] = [];
+      const staging = this.images.stagePulledLayer(tee).catch((e: unknown) => {
+        unpackErrors.push(e);
+        tee.destroy();
+        stream?.destroy();
+        return undefined;
+      });
       try {
         stream = (await repo.getBlob(l.digest)).stream;
         let current = 0;
         const bar = throttle(100, (c) => emit(layerProgress(id, 'Downloading', c, l.size)));
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           if (stopped()) throw new BargeError('internal', 'pull cancelled');
+          if (unpackErrors.length) break;
           w.write(chunk);
+          if (!tee.write(chunk)) await new Promise((r) => { tee.once('drain', r); tee.once('close', r); });
           current += chunk.length;
           bar.update(current);
         }
+        if (unpackErrors.length) throw unpackErrors[0];
         bar.flush(current);
         emit(layerStatus(id, 'Verifying Checksum'));
+        tee.end();
         try {
-          w.commit();
+          await w.commitAsync();
         } catch (e) {
           throw invalid(`filesystem layer verification failed for digest ${l.digest}: ${messageOf(e)}`);
         }
+        const s = await staging;
+        if (unpackErrors.length || !s) throw unpackErrors[0] ?? new Error('layer not unpacked');
         emit(layerStatus(id, 'Download complete'));
-        return;
+        return s;
       } catch (e) {
         w.abort();
         stream?.destroy();
+        tee.destroy();
+        const s = await staging;
+        if (s) await this.images.discardStaged(s);
+        if (unpackErrors.length && e === unpackErrors[0]) throw e;
         const transient = isKind(e, 'unavailable') || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /aborted|socket hang up/.test(messageOf(e));
         if (!transient || attempt >= DOWNLOAD_ATTEMPTS || stopped()) throw e;
         const wait = 2 ** attempt;
