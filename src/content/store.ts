@@ -214,6 +214,53 @@ export class ContentWriter {
     this.written += chunk.length;
   }
 
+  private synced = false;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private inflight: Promise<void> | null = null;
+  private flushedTo = 0;
+
+  /**
+   * write, with the copy to the file done by the thread pool in 1 MiB batches (one in flight): the
+   * caller awaits only when the previous batch is still being written. Hashing stays in order here.
+   * Finish with commitAsync. Do not mix with write.
+   */
+  async writeAsync(chunk: Buffer): Promise<void> {
+    if (this.fd === null) throw invalid('content writer is closed');
+    const limit = this.expected.size;
+    if (limit !== undefined && this.written + chunk.length > limit) {
+      await this.inflight?.catch(() => undefined);
+      this.abort();
+      throw invalid(`content size mismatch: more than the expected ${limit} bytes`);
+    }
+    this.hash.update(chunk);
+    this.written += chunk.length;
+    this.pending.push(chunk);
+    this.pendingLen += chunk.length;
+    if (this.pendingLen >= 1 << 20) await this.flushPending();
+  }
+
+  private async flushPending(): Promise<void> {
+    if (this.inflight) await this.inflight;
+    if (!this.pendingLen || this.fd === null) return;
+    const fd = this.fd;
+    const bufs = this.pending;
+    const len = this.pendingLen;
+    const pos = this.flushedTo;
+    this.pending = [];
+    this.pendingLen = 0;
+    this.flushedTo += len;
+    const p = (async () => {
+      let done = await new Promise<number>((resolve, reject) => fs.writev(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n))));
+      if (done < len) {
+        const all = Buffer.concat(bufs);
+        while (done < len) done += fs.writeSync(fd, all, done, len - done, pos + done);
+      }
+    })();
+    this.inflight = p;
+    p.catch(() => undefined).finally(() => { if (this.inflight === p) this.inflight = null; });
+  }
+
   /** Verifies and publishes the blob. On mismatch the ingest is discarded and `invalid` thrown. */
   commit(expected: Expected = {}): BlobInfo {
     if (this.fd === null) throw invalid('content writer is closed');
@@ -226,7 +273,7 @@ export class ContentWriter {
       if (want.digest !== undefined && assertDigest(want.digest) !== digest) {
         throw invalid(`content digest mismatch: got ${digest}, expected ${want.digest}`);
       }
-      fs.fsyncSync(this.fd);
+      if (!this.synced) fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);
       this.fd = null;
       this.store.publish(this.tmp, digest);
@@ -245,16 +292,21 @@ export class ContentWriter {
     if (this.fd === null) throw invalid('content writer is closed');
     const fd = this.fd;
     try {
+      await this.flushPending();
+      await this.inflight;
       await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
     } catch (e) {
       this.abort();
       throw e;
     }
-    return this.commit(expected);   // its fsync now finds nothing left to write
+    this.synced = true;
+    return this.commit(expected);
   }
 
   /** Discards the ingest (idempotent). */
   abort(): void {
+    this.pending = [];
+    this.pendingLen = 0;
     if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = null; }
     fs.rmSync(this.tmp, { force: true });
   }

@@ -273,7 +273,7 @@ export class RegistryService {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           if (stopped()) throw new BargeError('internal', 'pull cancelled');
           if (unpackErrors.length) break;
-          w.write(chunk);
+          await w.writeAsync(chunk);
           if (!tee.write(chunk)) await new Promise((r) => { tee.once('drain', r); tee.once('close', r); });
           current += chunk.length;
           bar.update(current);
