@@ -144,8 +144,8 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
   return Buffer.concat(chunks);
 }
 
-export async function readJsonBody<T>(req: IncomingMessage, { optional = false } = {}): Promise<T> {
-  const buf = await readBody(req);
+export async function readJsonBody<T>(req: IncomingMessage, { optional = false, limit = MAX_JSON_BODY } = {}): Promise<T> {
+  const buf = await readBody(req, limit);
   if (buf.length === 0) {
     if (optional) return {} as T;
     throw invalid('request body is empty: a JSON object is expected');

@@ -65,21 +65,29 @@ export async function receiveContext(body: AsyncIterable<Uint8Array>, tmpRoot: s
       fs.writeFileSync(path.join(dir, 'Dockerfile'), Buffer.concat(chunks));
       dockerfileName = 'Dockerfile';
     }
-    const name = cleanPath(dockerfileName.replace(/^\.?\//, ''));
-    if (name.startsWith('../')) throw invalid(`the Dockerfile (${dockerfileName}) must be within the build context`);
-    const dockerfile = readInContext(dir, name);
-    if (dockerfile === undefined) {
-      throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
-    }
-    // <Dockerfile>.dockerignore next to the Dockerfile wins over the context's .dockerignore.
-    const ignoreText = readInContext(dir, `${name}.dockerignore`) ?? readInContext(dir, '.dockerignore') ?? '';
-    const ignore = IgnoreMatcher.fromText(ignoreText);
-    pruneIgnored(dir, '', ignore);
-    return { dir, ignore, dockerfile, close };
+    return { ...contextFromDir(dir, dockerfileName), close };
   } catch (e) {
     close();
     throw e;
   }
+}
+
+/**
+ * A context already in directory `dir` (received, or a synced copy): its Dockerfile read, and what
+ * .dockerignore excludes removed. `close` does nothing: the caller owns the directory.
+ */
+export function contextFromDir(dir: string, dockerfileName: string): BuildContext {
+  const name = cleanPath(dockerfileName.replace(/^\.?\//, ''));
+  if (name.startsWith('../')) throw invalid(`the Dockerfile (${dockerfileName}) must be within the build context`);
+  const dockerfile = readInContext(dir, name);
+  if (dockerfile === undefined) {
+    throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
+  }
+  // <Dockerfile>.dockerignore next to the Dockerfile wins over the context's .dockerignore.
+  const ignoreText = readInContext(dir, `${name}.dockerignore`) ?? readInContext(dir, '.dockerignore') ?? '';
+  const ignore = IgnoreMatcher.fromText(ignoreText);
+  pruneIgnored(dir, '', ignore);
+  return { dir, ignore, dockerfile, close: () => undefined };
 }
 
 function readInContext(dir: string, rel: string): string | undefined {
@@ -232,9 +240,17 @@ export function hashSources(set: SourceSet): string {
   return 'sha256:' + h.digest('hex');
 }
 
+// Contents hashes of files that have not changed since they were hashed (same inode, size, mtime and
+// ctime): a synced context's files are the same files from one build to the next.
+const hashMemo = new Map<string, { key: string; hash: string }>();
+
 function fileHash(abs: string): string {
-  const h = createHash('sha256');
   const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const st = fs.fstatSync(fd, { bigint: true });
+  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  const hit = hashMemo.get(abs);
+  if (hit && hit.key === key) { fs.closeSync(fd); return hit.hash; }
+  const h = createHash('sha256');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
@@ -245,7 +261,10 @@ function fileHash(abs: string): string {
   } finally {
     fs.closeSync(fd);
   }
-  return h.digest('hex');
+  const hash = h.digest('hex');
+  if (hashMemo.size >= 100_000) hashMemo.clear();
+  hashMemo.set(abs, { key, hash });
+  return hash;
 }
 
 export interface CopyTarOptions {

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import type { ImageService } from '../image/service.js';
 import type { ContainerService } from '../container/service.js';
 import { BuildCache } from './cache.js';
-import { receiveContext } from './context.js';
+import { contextFromDir, receiveContext } from './context.js';
+import { SyncedContexts, parseManifest } from './synccontext.js';
 import { Builder, BUILD_LABEL, BUILD_LAYER_PREFIX, type BuildMessage, type BuildOptions } from './builder.js';
 import { log } from '../lib/log.js';
 import { messageOf } from '../lib/errors.js';
@@ -22,6 +23,7 @@ export class BuildService {
   private readonly cache: BuildCache;
   private readonly builder: Builder;
   private readonly tmpRoot: string;
+  private readonly synced: SyncedContexts;
 
   constructor(dataRoot: string, private readonly images: ImageService, private readonly containers: ContainerService) {
     this.cache = BuildCache.open(dataRoot);
@@ -29,6 +31,7 @@ export class BuildService {
     fs.rmSync(this.tmpRoot, { recursive: true, force: true });
     fs.mkdirSync(this.tmpRoot, { recursive: true, mode: 0o700 });
     this.builder = new Builder({ images, containers, cache: this.cache, tmpRoot: this.tmpRoot });
+    this.synced = new SyncedContexts(path.join(dataRoot, 'build', 'contexts'));
   }
 
   /**
@@ -44,8 +47,19 @@ export class BuildService {
     if (keys.length) log.info('removed layers of interrupted builds', { count: keys.length });
   }
 
-  /** Builds from a request body (a context tar, plain or gzip, or a Dockerfile alone). */
-  async build(body: AsyncIterable<Uint8Array>, o: BuildOptions, emit: (m: BuildMessage) => void): Promise<string> {
+  /** Step 1 of a synced context (synccontext.ts): which files of this manifest must come. */
+  contextNeeds(key: string, manifest: unknown): Promise<string[]> {
+    return this.synced.need(key, parseManifest(manifest));
+  }
+
+  /**
+   * Builds from a request body (a context tar, plain or gzip, or a Dockerfile alone), or, with
+   * `contextKey`, from a synced context whose changes the body carries.
+   */
+  async build(body: AsyncIterable<Uint8Array>, o: BuildOptions, emit: (m: BuildMessage) => void, contextKey?: string): Promise<string> {
+    if (contextKey !== undefined) {
+      return this.synced.withSynced(contextKey, body, (dir) => this.builder.build(contextFromDir(dir, o.dockerfile || 'Dockerfile'), o, emit));
+    }
     const ctx = await receiveContext(body, this.tmpRoot, o.dockerfile || 'Dockerfile');
     try {
       return await this.builder.build(ctx, o, emit);
@@ -88,6 +102,7 @@ export class BuildService {
    * children first.
    */
   async prune(o: { until?: number } = {}): Promise<PruneResult> {
+    if (o.until === undefined) await this.synced.clear();
     const ids = new Set(this.cache.clear(o.until));
     const kept = this.cache.images();
     const deleted: string[] = [];

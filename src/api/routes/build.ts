@@ -2,7 +2,7 @@
 import type { BuildService, BuildOptions } from '../../build/service.js';
 import { BuildError } from '../../build/service.js';
 import { invalid, messageOf } from '../../lib/errors.js';
-import { type Router, sendJson, qBool, qFilters, checkFilters } from '../router.js';
+import { type Router, sendJson, qBool, qFilters, checkFilters, readJsonBody } from '../router.js';
 import { parseTimestamp } from '../../image/service.js';
 
 export interface BuildRouteDeps { builds: BuildService }
@@ -41,8 +41,9 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
       if (!started) { res.writeHead(200, { 'Content-Type': 'application/json' }); started = true; }
       res.write(JSON.stringify(m) + '\n');
     };
+    const key = query.get('bargecontext') ?? undefined;
     try {
-      await d.builds.build(req, o, write);
+      await d.builds.build(req, o, write, key);
     } catch (e) {
       if (!started) throw e;
       const code = e instanceof BuildError ? e.code : undefined;
@@ -50,6 +51,12 @@ export function buildRoutes(r: Router, d: BuildRouteDeps): void {
     }
     if (!started) res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end();
+  });
+
+  // barge's CLI: step 1 of a synced context (src/build/synccontext.ts).
+  r.post('/build/context', async ({ req, res, query }) => {
+    const manifest = await readJsonBody(req, { limit: 256 << 20 });
+    sendJson(res, 200, { need: await d.builds.contextNeeds(query.get('key') ?? '', manifest) });
   });
 
   r.post('/build/prune', async ({ res, query }) => {

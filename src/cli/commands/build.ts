@@ -2,7 +2,8 @@
 // Dockerfile alone on stdin), through POST /build, and renders Docker's JSON progress messages.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Cli } from '../cli.js';
 import { jsonLines } from '../client.js';
@@ -43,6 +44,7 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
   // The context and where the Dockerfile is in it.
   let body: NodeJS.ReadableStream;
   let dockerfileName = 'Dockerfile';
+  let contextKey: string | undefined;
   if (src === '-') {
     body = process.stdin;
     if (file) dockerfileName = file;
@@ -71,7 +73,13 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
     const ignore = IgnoreMatcher.fromText(ignoreFile ? fs.readFileSync(ignoreFile, 'utf8') : '');
     // The Dockerfile and .dockerignore always go (the daemon needs them; it drops them if ignored).
     const keep = new Set([dockerfileName, '.dockerignore', `${dockerfileName}.dockerignore`]);
-    body = Readable.from(packContext(dir, ignore, keep, extra));
+    // To barged, only what changed since the last build of this directory (synccontext.ts); the
+    // whole context as a tar otherwise (a Dockerfile from elsewhere, or a daemon without the endpoint).
+    const synced = extra ? undefined : await syncPlan(cli, dir, ignore, keep);
+    if (synced) {
+      body = Readable.from(syncTar(dir, synced.manifest, synced.need));
+      contextKey = synced.key;
+    } else body = Readable.from(packContext(dir, ignore, keep, extra));
   }
 
   const buildArgs: Record<string, string | null> = {};
@@ -99,6 +107,7 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
   if (flags.string('network') !== 'default') q.set('networkmode', flags.string('network'));
   if (flags.list('add-host').length) q.set('extrahosts', flags.list('add-host').join(','));
   if (flags.string('platform')) q.set('platform', flags.string('platform'));
+  if (contextKey) q.set('bargecontext', contextKey);
 
   const res = await cli.client.raw('POST', `/build?${q.toString()}`, { body, headers: { 'Content-Type': 'application/x-tar' } });
   const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
@@ -169,6 +178,70 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The entries of the context directory that go to the daemon: not what .dockerignore excludes. */
+function* contextEntries(dir: string, ignore: IgnoreMatcher, keep: Set<string>, rel = ''): Generator<{ rel: string; st: fs.Stats }> {
+  const abs = rel ? path.join(dir, rel) : dir;
+  for (const name of fs.readdirSync(abs).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = fs.lstatSync(path.join(dir, r));
+    const excluded = !keep.has(r) && ignore.excluded(r);
+    if (excluded && !(st.isDirectory() && ignore.mayIncludeBelow(r))) continue;
+    if (!excluded) yield { rel: r, st };
+    if (st.isDirectory()) yield* contextEntries(dir, ignore, keep, r);
+  }
+}
+
+const MANIFEST_NAME = '.barge-context-manifest.json';
+
+/**
+ * Step 1 of a synced context: the manifest of the directory and the files barged asks for; undefined
+ * when the daemon does not sync contexts (the whole tar goes then).
+ */
+async function syncPlan(cli: Cli, dir: string, ignore: IgnoreMatcher, keep: Set<string>): Promise<{ key: string; manifest: Buffer; need: Set<string> } | undefined> {
+  const entries: object[] = [];
+  const dirs = new Set<string>();
+  const entry = (rel: string, st: fs.Stats, t: string) => {
+    // An excluded directory with an included file below it (!logs/keep.log) is there all the same.
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    if (parent && !dirs.has(parent)) entry(parent, fs.lstatSync(path.join(dir, parent)), 'd');
+    if (t === 'd') dirs.add(rel);
+    entries.push({ p: rel, t, m: st.mode & 0o7777, u: st.uid, g: st.gid, s: t === 'f' ? st.size : 0, mt: st.mtimeMs, ct: st.ctimeMs, i: st.ino, ...(t === 'l' ? { l: fs.readlinkSync(path.join(dir, rel)) } : {}) });
+  };
+  for (const { rel, st } of contextEntries(dir, ignore, keep)) {
+    const t = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : undefined;
+    if (t) entry(rel, st, t);   // devices, FIFOs, sockets: not sent (nor by packContext)
+  }
+  // Keyed by this host and directory, hashed: the daemon never sees or uses the path.
+  const key = createHash('sha256').update(`${os.hostname()}\0${dir}`).digest('hex');
+  const manifest = Buffer.from(JSON.stringify({ entries }));
+  try {
+    const r = await cli.client.raw('POST', `/build/context?key=${key}`, { body: manifest, headers: { 'Content-Type': 'application/json' } });
+    const chunks: Buffer[] = [];
+    for await (const c of r) chunks.push(c as Buffer);
+    const need = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { need: string[] }).need;
+    return { key, manifest, need: new Set(need) };
+  } catch (e) {
+    if ((e as { status?: number }).status === 404) return undefined;
+    throw e;
+  }
+}
+
+/** Step 2: the manifest, then the files asked for. */
+async function* syncTar(dir: string, manifest: Buffer, need: Set<string>): AsyncGenerator<Buffer> {
+  yield tarHeader({ name: MANIFEST_NAME, type: 'file', mode: 0o600 }, manifest.length);
+  yield manifest;
+  yield tarPadding(manifest.length);
+  for (const rel of [...need].sort()) {
+    const fd = fs.openSync(path.join(dir, rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      yield* fileEntry({ name: rel, mode: 0o644 }, fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  yield TAR_END;
+}
+
 /** The context directory as a tar, without what .dockerignore excludes (symlinks are not followed). */
 async function* packContext(dir: string, ignore: IgnoreMatcher, keep: Set<string>, extra?: { name: string; data: Buffer }): AsyncGenerator<Buffer> {
   if (extra) {
@@ -176,18 +249,7 @@ async function* packContext(dir: string, ignore: IgnoreMatcher, keep: Set<string
     yield extra.data;
     yield tarPadding(extra.data.length);
   }
-  const walk = function* (rel: string): Generator<{ rel: string; st: fs.Stats }> {
-    const abs = rel ? path.join(dir, rel) : dir;
-    for (const name of fs.readdirSync(abs).sort()) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(path.join(dir, r));
-      const excluded = !keep.has(r) && ignore.excluded(r);
-      if (excluded && !(st.isDirectory() && ignore.mayIncludeBelow(r))) continue;
-      if (!excluded) yield { rel: r, st };
-      if (st.isDirectory()) yield* walk(r);
-    }
-  };
-  for (const { rel, st } of walk('')) {
+  for (const { rel, st } of contextEntries(dir, ignore, keep)) {
     const base = { name: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
     if (st.isDirectory()) yield tarHeader({ ...base, type: 'dir' }, 0);
     else if (st.isSymbolicLink()) yield tarHeader({ ...base, type: 'symlink', linkname: fs.readlinkSync(path.join(dir, rel)) }, 0);

@@ -1,0 +1,229 @@
+// Synced build contexts: barge's CLI sends only what changed in a context directory since the last
+// build of it, instead of the whole tree (BuildKit's local-context sync, done over two plain requests).
+//
+//   1. POST /build/context?key=K   body: the manifest (every entry of the context: path, type, mode,
+//      owner, size, times, inode, link target) → { need: [paths of files whose contents must come] }
+//   2. POST /build?...&bargecontext=K   body: a tar whose first entry is the manifest again
+//      (MANIFEST_NAME), then exactly the files asked for; the build runs on the synced copy.
+//
+// The daemon keeps, per key (a hash the client derives from its host and directory; never a path),
+// a copy of the context under <dataRoot>/build/contexts/<key>/files and a record of the metadata each
+// file had when it came (state.json). A file whose size, mtime, ctime or inode changed, or that is
+// new, is asked for; entries not in the manifest are deleted. The state is marked dirty before the
+// copy changes and written clean after, so a crash mid-sync makes the next sync start from nothing.
+// A build holds its key's lock from the sync to its end: the copy does not change under a build.
+//
+// Everything from the client is hostile: paths are cleaned and must not climb out, every entry's
+// parent must be a directory of the manifest (so no write goes through a symlink), the tar may only
+// carry the files asked for, with the sizes the manifest gave.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { invalid } from '../lib/errors.js';
+import { KeyedLock } from '../lib/keyedlock.js';
+import { readJsonOr, writeJsonAtomic } from '../lib/fsutil.js';
+import { forEachTarEntry } from '../snapshot/tarread.js';
+
+export const MANIFEST_NAME = '.barge-context-manifest.json';
+const MAX_ENTRIES = 1_000_000;
+const MAX_MANIFEST = 256 << 20;
+const KEEP = 8;
+
+export interface ManifestEntry {
+  /** Path relative to the context root, "/"-separated. */
+  p: string;
+  t: 'f' | 'd' | 'l';
+  /** Permission bits. */
+  m: number;
+  u: number;
+  g: number;
+  /** Size (files). */
+  s: number;
+  /** mtime and ctime in ms, inode: together they say whether a file may have changed. */
+  mt: number;
+  ct: number;
+  i: number;
+  /** Symlink target. */
+  l?: string;
+}
+
+interface State { dirty: boolean; entries: Record<string, ManifestEntry> }
+
+function checkKey(key: string): string {
+  if (!/^[a-f0-9]{64}$/.test(key)) throw invalid('invalid context key: want 64 hex digits');
+  return key;
+}
+
+/** Checks a manifest from a client; returns its entries by path. */
+export function parseManifest(raw: unknown): Map<string, ManifestEntry> {
+  const list = (raw as { entries?: unknown })?.entries;
+  if (!Array.isArray(list)) throw invalid('invalid context manifest: no entries');
+  if (list.length > MAX_ENTRIES) throw invalid(`invalid context manifest: more than ${MAX_ENTRIES} entries`);
+  const out = new Map<string, ManifestEntry>();
+  const num = (v: unknown, what: string, p: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw invalid(`invalid context manifest: bad ${what} for ${JSON.stringify(p)}`);
+    return v;
+  };
+  for (const e of list as Record<string, unknown>[]) {
+    const p = e?.['p'];
+    if (typeof p !== 'string' || p === '' || p.includes('\0') || p.startsWith('/') || p.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw invalid(`invalid context manifest: bad path ${JSON.stringify(p)}`);
+    }
+    const t = e['t'];
+    if (t !== 'f' && t !== 'd' && t !== 'l') throw invalid(`invalid context manifest: bad type for ${JSON.stringify(p)}`);
+    const l = e['l'];
+    if (t === 'l' && (typeof l !== 'string' || l === '' || l.includes('\0'))) throw invalid(`invalid context manifest: bad link target for ${JSON.stringify(p)}`);
+    if (out.has(p)) throw invalid(`invalid context manifest: ${JSON.stringify(p)} twice`);
+    out.set(p, {
+      p, t, m: num(e['m'], 'mode', p) & 0o7777, u: num(e['u'], 'uid', p), g: num(e['g'], 'gid', p),
+      s: t === 'f' ? num(e['s'], 'size', p) : 0, mt: num(e['mt'], 'mtime', p), ct: num(e['ct'], 'ctime', p), i: num(e['i'], 'inode', p),
+      ...(t === 'l' ? { l: l as string } : {}),
+    });
+  }
+  for (const p of out.keys()) {
+    const i = p.lastIndexOf('/');
+    if (i > 0 && out.get(p.slice(0, i))?.t !== 'd') throw invalid(`invalid context manifest: the parent of ${JSON.stringify(p)} is not a directory of the context`);
+  }
+  return out;
+}
+
+const same = (a: ManifestEntry | undefined, b: ManifestEntry) =>
+  !!a && a.t === b.t && a.s === b.s && a.mt === b.mt && a.ct === b.ct && a.i === b.i && a.l === b.l;
+
+export class SyncedContexts {
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly root: string) {
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  }
+
+  private dir(key: string): string { return path.join(this.root, checkKey(key)); }
+
+  private state(key: string): State {
+    const s = readJsonOr<State | null>(path.join(this.dir(key), 'state.json'), null);
+    return s && !s.dirty && typeof s.entries === 'object' ? s : { dirty: true, entries: {} };
+  }
+
+  /** Step 1: which files of the manifest the client must send. */
+  need(key: string, manifest: Map<string, ManifestEntry>): Promise<string[]> {
+    return this.lock.run(key, async () => {
+      const st = this.state(key);
+      return [...manifest.values()].filter((e) => e.t === 'f' && !same(st.entries[e.p], e)).map((e) => e.p);
+    });
+  }
+
+  /**
+   * Step 2: applies the tar (manifest first, then the files asked for) to the key's copy, then runs
+   * `fn` on the copy's directory while holding the key.
+   */
+  withSynced<T>(key: string, body: AsyncIterable<Uint8Array>, fn: (dir: string) => Promise<T>): Promise<T> {
+    return this.lock.run(key, async () => {
+      const dir = this.dir(key);
+      const files = path.join(dir, 'files');
+      const prev = this.state(key);
+      if (prev.dirty) fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(files, { recursive: true, mode: 0o700 });
+      writeJsonAtomic(path.join(dir, 'state.json'), { dirty: true, entries: {} }, 0o600, false);
+      let manifest: Map<string, ManifestEntry> | undefined;
+      const got = new Set<string>();
+      await forEachTarEntry(body, async (h, data) => {
+        if (!manifest) {
+          if (h.name !== MANIFEST_NAME || (h.size ?? 0) > MAX_MANIFEST) throw invalid(`invalid synced context: the tar must start with ${MANIFEST_NAME}`);
+          const chunks: Buffer[] = [];
+          for await (const c of data) chunks.push(c);
+          try { manifest = parseManifest(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) {
+            throw e instanceof SyntaxError ? invalid(`invalid context manifest: ${e.message}`) : e;
+          }
+          this.prepareTree(files, manifest);
+          return;
+        }
+        const e = manifest.get(h.name);
+        if (!e || e.t !== 'f' || (h.type ?? 'file') !== 'file' || got.has(h.name) || (h.size ?? 0) !== e.s) {
+          throw invalid(`invalid synced context: unexpected entry ${JSON.stringify(h.name)}`);
+        }
+        got.add(h.name);
+        await writeFileFrom(path.join(files, ...e.p.split('/')), data, e.s);
+      }, 'synced context');
+      if (!manifest) throw invalid(`invalid synced context: no ${MANIFEST_NAME}`);
+      for (const e of manifest.values()) {
+        if (e.t === 'f' && !got.has(e.p) && !same(prev.entries[e.p], e)) throw invalid(`invalid synced context: ${JSON.stringify(e.p)} was not sent`);
+      }
+      // Owners, modes and times as the client has them (COPY uses them), deepest first for dirs.
+      for (const e of [...manifest.values()].reverse()) {
+        const p = path.join(files, ...e.p.split('/'));
+        fs.lchownSync(p, e.u, e.g);
+        if (e.t !== 'l') fs.chmodSync(p, e.m);
+        const t = e.mt / 1000;
+        fs.lutimesSync(p, t, t);
+      }
+      this.trim(key);
+      try {
+        return await fn(files);
+      } finally {
+        // What the build's context reader pruned (.dockerignore'd files the client had to send) is
+        // not recorded, so that it comes again next time.
+        const kept = [...manifest.values()].filter((e) => fs.lstatSync(path.join(files, ...e.p.split('/')), { throwIfNoEntry: false }));
+        writeJsonAtomic(path.join(dir, 'state.json'), { dirty: false, entries: Object.fromEntries(kept.map((e) => [e.p, e])) }, 0o600, false);
+      }
+    });
+  }
+
+  /** Removes what the manifest lacks or has with another type; makes directories and symlinks. */
+  private prepareTree(files: string, manifest: Map<string, ManifestEntry>): void {
+    const walk = (rel: string) => {
+      const abs = rel ? path.join(files, rel) : files;
+      for (const d of fs.readdirSync(abs, { withFileTypes: true })) {
+        const r = rel ? `${rel}/${d.name}` : d.name;
+        const e = manifest.get(r);
+        const type = d.isDirectory() ? 'd' : d.isSymbolicLink() ? 'l' : d.isFile() ? 'f' : 'x';
+        if (!e || e.t !== type || (type === 'l' && e.l !== fs.readlinkSync(path.join(abs, d.name)))) { fs.rmSync(path.join(abs, d.name), { recursive: true, force: true }); continue; }
+        if (type === 'd') walk(r);
+      }
+    };
+    walk('');
+    for (const e of manifest.values()) {
+      const p = path.join(files, ...e.p.split('/'));
+      // recursive: safe, every ancestor is a directory of the manifest, and walk() removed anything else in their place
+      if (e.t === 'd') { if (!fs.lstatSync(p, { throwIfNoEntry: false })) fs.mkdirSync(p, { recursive: true, mode: 0o700 }); }
+      else if (e.t === 'l' && !fs.lstatSync(p, { throwIfNoEntry: false })) fs.symlinkSync(e.l!, p);
+    }
+  }
+
+  /** Keeps the KEEP most recently used copies. */
+  private trim(current: string): void {
+    const dirs = fs.readdirSync(this.root).filter((n) => /^[a-f0-9]{64}$/.test(n) && n !== current)
+      .map((n) => ({ n, t: fs.statSync(path.join(this.root, n, 'state.json'), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
+      .sort((a, b) => b.t - a.t);
+    for (const d of dirs.slice(KEEP - 1)) void this.lock.run(d.n, async () => { fs.rmSync(path.join(this.root, d.n), { recursive: true, force: true }); });
+  }
+
+  /** builder prune: drops every copy not in use. */
+  async clear(): Promise<void> {
+    for (const n of fs.readdirSync(this.root)) {
+      if (/^[a-f0-9]{64}$/.test(n)) await this.lock.run(n, async () => { fs.rmSync(path.join(this.root, n), { recursive: true, force: true }); });
+      else fs.rmSync(path.join(this.root, n), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Writes exactly `size` bytes into a new file at p (replacing what is there, never following a symlink). */
+async function writeFileFrom(p: string, data: AsyncIterable<Buffer>, size: number): Promise<void> {
+  const tmp = path.join(path.dirname(p), `.barge-tmp-${randomBytes(6).toString('hex')}`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  let n = 0;
+  try {
+    for await (const c of data) {
+      n += c.length;
+      if (n > size) throw invalid('invalid synced context: a file is longer than the manifest says');
+      let off = 0;
+      while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
+    }
+    if (n !== size) throw invalid('invalid synced context: a file is shorter than the manifest says');
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, p);
+}

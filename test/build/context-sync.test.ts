@@ -1,0 +1,141 @@
+// Synced build contexts (src/build/synccontext.ts): barge's CLI sends only what changed since the last
+// build of a directory; the daemon's copy follows every change (new, changed, deleted files, modes,
+// symlinks), and a hostile manifest or tar is refused without writing anywhere else.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { TarWriter } from '../../src/lib/tarwriter.js';
+
+const keyOf = (dir: string) => createHash('sha256').update(`${os.hostname()}\0${dir}`).digest('hex');
+
+describe('synced build contexts', () => {
+  let d: TestDaemon;
+  let dir: string;
+  before(async () => {
+    d = await startDaemon();
+    dir = path.join(d.dir, 'ctx');
+    fs.mkdirSync(path.join(dir, 'src', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx/\nCMD ["sh", "-c", "cd /ctx && find . -type f -o -type l | sort && cat src/a.txt && stat -c %a src/run.sh && readlink link"]\n');
+    fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'one\n');
+    fs.writeFileSync(path.join(dir, 'src', 'run.sh'), 'echo hi\n', { mode: 0o644 });
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(dir, 'src', 'sub', `f${i}`), `file ${i}\n`);
+    fs.symlinkSync('src/a.txt', path.join(dir, 'link'));
+  });
+  after(async () => { await d?.cleanup(); });
+
+  /** The manifest barge's CLI would send (the fields the daemon compares). */
+  const manifest = () => {
+    const entries: object[] = [];
+    const walk = (rel: string) => {
+      for (const n of fs.readdirSync(rel ? path.join(dir, rel) : dir).sort()) {
+        const r = rel ? `${rel}/${n}` : n;
+        const st = fs.lstatSync(path.join(dir, r));
+        const t = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
+        entries.push({ p: r, t, m: st.mode & 0o7777, u: st.uid, g: st.gid, s: t === 'f' ? st.size : 0, mt: st.mtimeMs, ct: st.ctimeMs, i: st.ino, ...(t === 'l' ? { l: fs.readlinkSync(path.join(dir, r)) } : {}) });
+        if (t === 'd') walk(r);
+      }
+    };
+    walk('');
+    return { entries };
+  };
+  const need = async (m: unknown = manifest(), key = keyOf(dir)) => d.api('POST', `/v1.47/build/context?key=${key}`, m);
+  const build = (tag: string) => {
+    const r = d.barge(['build', '-q', '-t', tag, dir], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const run = (tag: string) => {
+    const r = d.barge(['run', '--rm', tag], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+
+  test('the first build sends everything, a rebuild nothing, a change only the changed file', async () => {
+    const first = await need();
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.body.need.length, 53, 'every file, before any build');
+    build('sync:1');
+    assert.deepEqual((await need()).body.need, [], 'nothing after a build of the same tree');
+    fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'two\n');
+    assert.deepEqual((await need()).body.need, ['src/a.txt']);
+  });
+
+  test('the copy follows changes, deletions, modes and symlinks', () => {
+    fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'three\n');
+    fs.chmodSync(path.join(dir, 'src', 'run.sh'), 0o755);
+    fs.rmSync(path.join(dir, 'src', 'sub', 'f7'));
+    fs.rmSync(path.join(dir, 'link'));
+    fs.symlinkSync('src/run.sh', path.join(dir, 'link'));
+    fs.writeFileSync(path.join(dir, 'new.txt'), 'new\n');
+    build('sync:2');
+    const out = run('sync:2');
+    assert.match(out, /^\.\/new\.txt$/m);
+    assert.doesNotMatch(out, /f7$/m, 'a deleted file is gone');
+    assert.match(out, /^three$/m);
+    assert.match(out, /^755$/m);
+    assert.match(out, /^src\/run\.sh$/m);
+  });
+
+  test('two builds of the same directory at once both succeed', async () => {
+    fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'four\n');
+    const [a, b] = await Promise.all([
+      d.bargeAsync(['build', '-q', '-t', 'sync:3', dir], { timeoutMs: 120_000 }),
+      d.bargeAsync(['build', '-q', '-t', 'sync:4', dir], { timeoutMs: 120_000 }),
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(run('sync:4'), /^four$/m);
+  });
+
+  test('hostile manifests and tars: 400, nothing written outside', async () => {
+    const outside = path.join(d.dir, 'outside');
+    fs.mkdirSync(outside);
+    const e = (p: string, t = 'f', extra: object = {}) => ({ p, t, m: 0o644, u: 0, g: 0, s: 1, mt: 1, ct: 1, i: 1, ...extra });
+    const cases: [string, unknown, RegExp][] = [
+      ['../ path', { entries: [e('../x')] }, /bad path/],
+      ['absolute path', { entries: [e('/etc/x')] }, /bad path/],
+      ['dot-dot inside', { entries: [e('a'), e('a/../../x')] }, /bad path/],
+      ['file under a symlink', { entries: [e('l', 'l', { l: outside }), e('l/x')] }, /parent .* is not a directory/],
+      ['file under a file', { entries: [e('a'), e('a/x')] }, /parent .* is not a directory/],
+      ['no entries', { nope: 1 }, /no entries/],
+    ];
+    for (const [what, m, re] of cases) {
+      const r = await need(m);
+      assert.equal(r.status, 400, `${what}: ${r.status} ${r.text}`);
+      assert.match(r.body.message, re, what);
+    }
+    const bad = await need(manifest(), '../../etc');
+    assert.equal(bad.status, 400, 'a key is 64 hex digits, never a path');
+    // A tar carrying a file that was not asked for, or a symlink, is refused.
+    const key = 'a'.repeat(64);
+    const m = Buffer.from(JSON.stringify({ entries: [{ ...e('Dockerfile'), s: 13 }] }));
+    for (const extra of [{ name: '../../outside/pwned', type: 'file' as const, data: 'x' }, { name: 'Dockerfile', type: 'symlink' as const, linkname: outside }]) {
+      const tar = new TarWriter().add({ name: '.barge-context-manifest.json', type: 'file', data: m }).add(extra).finish();
+      const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request({ socketPath: d.sock, method: 'POST', path: `/v1.47/build?t=x&bargecontext=${key}` }, (res) => {
+          let text = '';
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(tar);
+      });
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.text, /unexpected entry/);
+    }
+    assert.deepEqual(fs.readdirSync(outside), [], 'nothing written outside');
+  });
+
+  test('builder prune drops the synced copies', async () => {
+    const contexts = path.join(d.dataRoot, 'build', 'contexts');
+    assert.ok(fs.readdirSync(contexts).length > 0);
+    const r = d.barge(['builder', 'prune', '-f']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(contexts), []);
+    assert.equal((await need()).body.need.length > 50, true, 'everything is asked for again');
+  });
+});
