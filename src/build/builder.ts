@@ -506,7 +506,9 @@ class BuildRun {
   }
 
   private key(st: StageState, what: string, extra = ''): string {
-    return 'sha256:' + createHash('sha256').update(JSON.stringify([st.imageId ?? 'scratch', what, this.argsInScope(st), extra])).digest('hex');
+    // SOURCE_DATE_EPOCH changes every result's times: a step made with another (or none) is no match.
+    const epoch = this.o.buildArgs['SOURCE_DATE_EPOCH'] ?? null;
+    return 'sha256:' + createHash('sha256').update(JSON.stringify([st.imageId ?? 'scratch', what, this.argsInScope(st), extra, ...(epoch !== null ? [epoch] : [])])).digest('hex');
   }
 
   private cached(key: string): string | undefined {
@@ -528,9 +530,22 @@ class BuildRun {
     if (hit) return this.useImage(st, hit, true);
     const config = structuredClone(st.config);
     edit(config);
-    const img = await this.d.images.commitConfig(st.imageId, { config, createdBy: `/bin/sh -c #(nop) ${what}`, ...(st.author ? { author: st.author } : {}) });
+    const img = await this.d.images.commitConfig(st.imageId, { config, createdBy: `/bin/sh -c #(nop) ${what}`, ...(st.author ? { author: st.author } : {}), ...this.reproducible() });
     this.d.cache.set(key, img.id);
     this.useImage(st, img.id, false);
+  }
+
+  /**
+   * With the SOURCE_DATE_EPOCH build arg (as BuildKit reads it): images dated then, and no file in a
+   * layer later than then, so that the same inputs give the same layers.
+   */
+  private reproducible(): { created?: string; clampMtime?: number } {
+    const v = this.o.buildArgs['SOURCE_DATE_EPOCH'];
+    if (v === undefined || v === null) return {};
+    if (!/^\d{1,12}$/.test(v)) throw invalid(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(v)}: want seconds since the epoch`);
+    const t = Number(v);
+    this.usedArgs.add('SOURCE_DATE_EPOCH');
+    return { created: new Date(t * 1000).toISOString().replace('.000Z', 'Z'), clampMtime: t };
   }
 
   /** The image to stack a layer on: the current one, or an empty base for FROM scratch. */
@@ -555,7 +570,7 @@ class BuildRun {
       await images.withRootfs(sk, undefined, fill);
       const config = structuredClone(st.config);
       edit(config);
-      const img = await images.commit(sk, { imageId: parent, config, createdBy: `/bin/sh -c ${createdBy}`, ...(st.author ? { author: st.author } : {}) });
+      const img = await images.commit(sk, { imageId: parent, config, createdBy: `/bin/sh -c ${createdBy}`, ...(st.author ? { author: st.author } : {}), ...this.reproducible() });
       this.d.cache.set(key, img.id);
       this.useImage(st, img.id, false);
     } finally {
@@ -617,7 +632,7 @@ class BuildRun {
       if (res.StatusCode !== 0) {
         throw new BuildError(`The command '${cmd.join(' ')}' returned a non-zero code: ${res.StatusCode}`, res.StatusCode);
       }
-      const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' '), ...(st.author ? { author: st.author } : {}) });
+      const img = await this.d.images.commit(cid, { imageId: parent, config: structuredClone(st.config), createdBy: (args.length ? `|${args.length} ${args.join(' ')} ` : '') + cmd.join(' '), ...(st.author ? { author: st.author } : {}), ...this.reproducible() });
       this.d.cache.set(key, img.id);
       st.out(`Removing intermediate container ${cid.slice(0, 12)}\n`);
       this.useImage(st, img.id, false);

@@ -97,6 +97,9 @@ export interface CommitOptions {
   /** History "created_by": the container's command. */
   createdBy?: string;
   tags?: string[];
+  /** The image's creation time (RFC 3339; default now), and the latest file time in its layer (unix s). */
+  created?: string;
+  clampMtime?: number;
 }
 
 export interface BootstrapOptions extends BootstrapRequest {
@@ -1062,11 +1065,11 @@ export class ImageService {
     let leased: string | undefined;
     try {
       const counter = { entries: 0 };
-      const added = await this.addLayer(parent, this.snapshots.diff(containerId, counter), counter);
+      const added = await this.addLayer(parent, this.snapshots.diff(containerId, counter, { clampMtime: o.clampMtime }), counter);
       leased = added.name;
       const layer = { digest: added.diffId, size: added.size };
       const empty = counter.entries === 0;
-      const created = rfc3339(new Date());
+      const created = o.created ?? rfc3339(new Date());
       const pc = parent.config;
       const history: HistoryEntry = { created, created_by: o.createdBy ?? '' };
       if (o.author) history.author = o.author;

@@ -134,7 +134,7 @@ export interface Snapshotter {
    * upper directory, overlayfs whiteouts turned into ".wh.<name>" entries and opaque directories marked
    * with ".wh..wh..opq". `counter.entries` tells how many entries were written (0: an empty layer).
    */
-  diff(key: string, counter?: { entries: number }): AsyncIterable<Buffer>;
+  diff(key: string, counter?: { entries: number }, o?: { clampMtime?: number }): AsyncIterable<Buffer>;
   /** Disk use of a snapshot's own directory (walked without blocking). */
   usage(key: string): Promise<Usage>;
   /** Removes a snapshot; `conflict` if it has children (or an import on it is under way). */
@@ -485,14 +485,14 @@ export class OverlaySnapshotter implements Snapshotter {
     return { size, inodes };
   }
 
-  async *diff(key: string, counter?: { entries: number }): AsyncGenerator<Buffer> {
+  async *diff(key: string, counter?: { entries: number }, o: { clampMtime?: number } = {}): AsyncGenerator<Buffer> {
     const r = this.rec(key);
     if (r.kind !== 'active') throw invalid(`snapshot ${key} is committed: diffs are made of active snapshots`);
     const upper = path.join(this.dir(r), 'fs');
     const { dirs } = listTree(upper);
     const marks = await getXattrs(dirs.map((d) => path.join(upper, d)), OPAQUE_XATTR);
     const opaque = new Set(dirs.filter((_, i) => marks[i]?.toString() === 'y'));
-    yield* packDir(upper, { whiteouts: true, opaque, counter, onWarning: (m) => log.warn(m, { snapshot: key }) });
+    yield* packDir(upper, { whiteouts: true, opaque, counter, clampMtime: o.clampMtime, onWarning: (m) => log.warn(m, { snapshot: key }) });
   }
 
   async changes(key: string): Promise<Change[]> {

@@ -27,10 +27,13 @@ export interface WalkOptions {
   onWarning?: (message: string) => void;
   /** Counts entries written (to tell an empty diff). */
   counter?: { entries: number };
+  /** No time later than this (unix seconds): SOURCE_DATE_EPOCH, for reproducible layers. */
+  clampMtime?: number;
 }
 
-function entryFor(st: fs.Stats, name: string): Omit<TarEntry, 'data' | 'type'> {
-  return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+function entryFor(st: fs.Stats, name: string, clamp?: number): Omit<TarEntry, 'data' | 'type'> {
+  const mtime = Math.floor(st.mtimeMs / 1000);
+  return { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: clamp !== undefined ? Math.min(mtime, clamp) : mtime };
 }
 
 /** Linux's dev_t split into major and minor numbers (glibc's gnu_dev_major/minor). */
@@ -49,7 +52,7 @@ class Walker {
   async *entry(dirFd: number, name: string, as: string): AsyncGenerator<Buffer> {
     let st: fs.Stats;
     try { st = name === '' ? fs.fstatSync(dirFd) : fs.lstatSync(fdPath(dirFd, name)); } catch { return; } // vanished
-    const base = entryFor(st, as);
+    const base = entryFor(st, as, this.o.clampMtime);
     if (st.isDirectory()) {
       let fd: number;
       try { fd = name === '' ? fs.openSync(fdPath(dirFd), O_RDONLY | O_CLOEXEC) : openDirAt(dirFd, name); } catch { return; }

@@ -87,6 +87,32 @@ const ROWS: Row[] = [
     config: (_c, img) => assert.ok(!img.History.some((h) => h.includes('proxy.example')), img.History.join(' | ')), sh: ['cat /p', 'http://proxy.example:3128\n'] },
 ];
 
+describe('reproducible builds', () => {
+  let d: TestDaemon;
+  before(async () => { d = await startDaemon(); });
+  after(async () => { await d?.cleanup(); });
+
+  test('with SOURCE_DATE_EPOCH, two --no-cache builds give the same layers, dated then', () => {
+    const ctx = path.join(d.dir, 'repro');
+    fs.mkdirSync(path.join(ctx, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(ctx, 'src', 'a.txt'), 'a\n');
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nWORKDIR /app\nCOPY src/ ./\nRUN mkdir -p out && echo built > out/f && chmod 640 out/f\n');
+    const layers = (args: string[]) => {
+      const b = d.barge(['build', '-q', '--no-cache', ...args, ctx], { timeoutMs: 120_000 });
+      assert.equal(b.code, 0, b.stderr);
+      const i = JSON.parse(d.barge(['image', 'inspect', b.stdout.trim()]).stdout) as { RootFS: { Layers: string[] }; Created: string }[];
+      return i[0]!;
+    };
+    const one = layers(['--build-arg', 'SOURCE_DATE_EPOCH=1700000000']);
+    const two = layers(['--build-arg', 'SOURCE_DATE_EPOCH=1700000000']);
+    assert.deepEqual(two.RootFS.Layers, one.RootFS.Layers);
+    assert.equal(one.Created, '2023-11-14T22:13:20Z');
+    // Without it, the RUN layer's times are those of the build: its layer differs from one build to the next.
+    const three = layers([]);
+    assert.notDeepEqual(three.RootFS.Layers.at(-1), one.RootFS.Layers.at(-1));
+  });
+});
+
 describe('Dockerfile snippets → image config and files', () => {
   let d: TestDaemon;
   let ctx: string;
