@@ -113,6 +113,28 @@ describe('reproducible builds', () => {
   });
 });
 
+describe('parallel stages', () => {
+  let d: TestDaemon;
+  before(async () => { d = await startDaemon(); });
+  after(async () => { await d?.cleanup(); });
+
+  // Stage a listens until stage b sends it a line: built one after the other, a would wait forever
+  // (until its nc gives up and the build fails); built side by side, both finish.
+  test('independent stages build side by side', () => {
+    const ctx = path.join(d.dir, 'par');
+    fs.mkdirSync(ctx, { recursive: true });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), [
+      'FROM busybox AS a', `RUN timeout 60 nc -l -p ${port} > /got && test -s /got`,
+      'FROM busybox AS b', `RUN for i in $(seq 100); do echo from-b | nc 127.0.0.1 ${port} && exit 0; sleep 0.2; done; exit 1`, 'RUN echo b > /b',
+      'FROM busybox', 'COPY --from=a /got /got', 'COPY --from=b /b /b', 'CMD ["cat", "/got", "/b"]', ''].join('\n'));
+    const b = d.barge(['build', '--network', 'host', '-t', 'par:1', ctx], { timeoutMs: 180_000 });
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    const r = d.barge(['run', '--rm', 'par:1']);
+    assert.equal(r.stdout, 'from-b\nb\n');
+  });
+});
+
 describe('Dockerfile snippets → image config and files', () => {
   let d: TestDaemon;
   let ctx: string;
