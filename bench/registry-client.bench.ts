@@ -13,7 +13,7 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { gzipSync, constants as zc } from 'node:zlib';
 import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
-import { ApiClient } from './lib/api.js';
+import { ApiClient, timedRegistryStream } from './lib/api.js';
 import { onCleanup } from './lib/cleanup.js';
 import { median, round, sh, summary } from './lib/util.js';
 import { REGISTRY_BIN, putBlob, putManifest, sha256, startRegistry, tarOf, type TestRegistry } from '../test/registry/regclient-helpers.js';
@@ -27,7 +27,6 @@ const MiB = 1 << 20;
 const MB = 1e6;
 const REPO = 'bench/pull';
 const TAG = 'v1';
-const ANON = Buffer.from('{}').toString('base64');
 
 function noise(n: number): Buffer {
   return createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16)).update(Buffer.alloc(n));
@@ -55,15 +54,6 @@ async function seed(reg: TestRegistry, layers: number, layerSize: number): Promi
     config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: cfg.length }, layers: descs,
   })));
   return bytes;
-}
-
-/** A JSON-stream request that must end without an error message; seconds. */
-async function streamed(api: ApiClient, method: string, path: string, what: string): Promise<number> {
-  const t0 = performance.now();
-  const r = await api.request(method, path, undefined, { 'X-Registry-Auth': ANON });
-  const s = (performance.now() - t0) / 1000;
-  if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`${what}: HTTP ${r.status}: ${r.text.slice(-400)}`);
-  return s;
 }
 
 export async function run(ctx: BenchContext): Promise<void> {
@@ -98,14 +88,14 @@ export async function run(ctx: BenchContext): Promise<void> {
         const api = clients.get(e)!;
         await api.call('DELETE', `/images/${ref}?force=1`, undefined, [404, 409]);
         sh('sync', []);
-        const p = await streamed(api, 'POST', `/images/create?fromImage=${encodeURIComponent(`${src.host}/${REPO}`)}&tag=${TAG}`, `${e.kind} pull`);
+        const p = await timedRegistryStream(api, 'POST', `/images/create?fromImage=${encodeURIComponent(`${src.host}/${REPO}`)}&tag=${TAG}`, `${e.kind} pull`);
         pulls.get(e)!.push(p);
         const dst = await startRegistry();
         try {
           const target = `${dst.host}/bench/push`;
           await api.call('POST', `/images/${ref}/tag?repo=${encodeURIComponent(target)}&tag=${TAG}`, undefined, [201]);
           sh('sync', []);
-          const q = await streamed(api, 'POST', `/images/${target}/push?tag=${TAG}`, `${e.kind} push`);
+          const q = await timedRegistryStream(api, 'POST', `/images/${target}/push?tag=${TAG}`, `${e.kind} push`);
           pushes.get(e)!.push(q);
           await api.call('DELETE', `/images/${target}:${TAG}?force=1`, undefined, [404, 409]);
           ctx.log(`${e.kind}: pull ${p.toFixed(2)} s (${(bytes / MB / p).toFixed(0)} MB/s), push ${q.toFixed(2)} s (${(bytes / MB / q).toFixed(0)} MB/s)`);

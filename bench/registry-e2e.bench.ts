@@ -17,7 +17,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
-import { ApiClient } from './lib/api.js';
+import { ApiClient, timedRegistryStream } from './lib/api.js';
 import { onCleanup } from './lib/cleanup.js';
 import { BARGE_BIN, median, round, sh } from './lib/util.js';
 import { tarHeader, tarPadding, TAR_END } from '../src/lib/tarwriter.js';
@@ -31,7 +31,6 @@ const MiB = 1 << 20;
 const MB = 1e6;
 const REPO = 'bench/big';
 const TAG = 'v1';
-const ANON = Buffer.from('{}').toString('base64');
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 interface Image { blobs: Buffer[]; config: Buffer; manifest: Buffer; bytes: number }
@@ -93,14 +92,10 @@ async function seed(reg: Reg, img: Image): Promise<void> {
   await putManifest(reg.host, REPO, TAG, MANIFEST_TYPE, img.manifest);
 }
 
-/** A JSON-stream request that must end without an error message; seconds. */
-async function streamed(api: ApiClient, method: string, p: string, what: string): Promise<number> {
+/** A pull or push, timed after flushing dirty pages. */
+function streamed(api: ApiClient, method: string, p: string, what: string): Promise<number> {
   sh('sync', []);
-  const t0 = performance.now();
-  const r = await api.request(method, p, undefined, { 'X-Registry-Auth': ANON });
-  const s = (performance.now() - t0) / 1000;
-  if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`${what}: HTTP ${r.status}: ${r.text.slice(-400)}`);
-  return s;
+  return timedRegistryStream(api, method, p, what);
 }
 
 /** GETs of one manifest by `clients` keep-alive connections for `ms`; per second. */

@@ -92,3 +92,15 @@ export async function waitForPing(api: ApiClient, o: { timeoutMs: number; alive:
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A pull or push: a JSON-stream request (anonymous X-Registry-Auth) that must end without an error
+ * message; seconds from request to the end of the stream.
+ */
+export async function timedRegistryStream(api: ApiClient, method: string, path: string, what: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await api.request(method, path, undefined, { 'X-Registry-Auth': Buffer.from('{}').toString('base64') });
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 200 || /"error"/.test(r.text)) throw new Error(`${what}: HTTP ${r.status}: ${r.text.slice(-400)}`);
+  return s;
+}

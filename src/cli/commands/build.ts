@@ -191,6 +191,7 @@ function* contextEntries(dir: string, ignore: IgnoreMatcher, keep: Set<string>, 
   }
 }
 
+// The name src/build/synccontext.ts expects (not imported: that module would bring tar-stream into the CLI).
 const MANIFEST_NAME = '.barge-context-manifest.json';
 
 /**
