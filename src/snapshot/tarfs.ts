@@ -114,7 +114,7 @@ class Walker {
       if (!fst.isFile()) return; // swapped for something else since the lstat
       if (st.nlink > 1) this.links.set(key, as);
       const size = fst.size;
-      yield this.count(tarHeader({ ...entryFor(fst, as), type: 'file', xattrs: this.o.xattrs?.get(as) }, size));
+      yield this.count(tarHeader({ ...entryFor(fst, as, this.o.clampMtime), type: 'file', xattrs: this.o.xattrs?.get(as) }, size));
       let done = 0;
       while (done < size) {
         const want = Math.min(CHUNK, size - done);
