@@ -98,6 +98,21 @@ describe('container archives', () => {
     const lstat = JSON.parse(Buffer.from(String(link.headers['x-docker-container-path-stat']), 'base64').toString());
     assert.equal(lstat.linkTarget, '/etc/passwd');
     assert.equal((await d.api('HEAD', '/containers/cpr/archive?path=/nope')).status, 404);
+    // A trailing "/" (or "/.") follows a final symlink, as Docker's ResolvePath does: a link to a
+    // directory copies the directory (its contents with "/."); without it, the link itself.
+    ok(['exec', 'cpr', 'sh', '-c', 'mkdir /dd && echo in-dd > /dd/f && ln -s /dd /ld']);
+    const viaSlash = path.join(d.dir, 'via-slash');
+    fs.mkdirSync(viaSlash);
+    ok(['cp', 'cpr:/ld/', viaSlash]);
+    assert.equal(fs.readFileSync(path.join(viaSlash, 'ld', 'f'), 'utf8'), 'in-dd\n');
+    const viaDot = path.join(d.dir, 'via-dot');
+    fs.mkdirSync(viaDot);
+    ok(['cp', 'cpr:/ld/.', viaDot]);
+    assert.equal(fs.readFileSync(path.join(viaDot, 'f'), 'utf8'), 'in-dd\n');
+    const plain = path.join(d.dir, 'via-link');
+    fs.mkdirSync(plain);
+    ok(['cp', 'cpr:/ld', plain]);
+    assert.equal(fs.readlinkSync(path.join(plain, 'ld')), '/dd');
     assert.equal((await d.api('GET', '/containers/cpr/archive')).status, 400);
     assert.equal((await d.api('GET', '/containers/nosuch/archive?path=/')).status, 404);
   });

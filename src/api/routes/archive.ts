@@ -120,7 +120,9 @@ export function archiveRoutes(r: Router, d: ArchiveRouteDeps): void {
   const statPath = (root: string, name: string, p: string) => {
     const abs = containerPath(p);
     let res;
-    try { res = resolveInRoot(root, abs); } catch (e) { throw pathError(e, p, name); }
+    // As Docker's ResolvePath: a trailing "/" or "/." follows a final symlink (ctr:/link-to-dir/ is the directory).
+    const follow = abs !== '/' && (abs.endsWith('/') || abs.endsWith('/.'));
+    try { res = resolveInRoot(root, abs, { followLast: follow }); } catch (e) { throw pathError(e, p, name); }
     const st = res.lstat();
     if (!st) { res.close(); throw pathError(Object.assign(new Error('enoent'), { code: 'ENOENT' }), p, name); }
     if (abs.endsWith('/') && abs !== '/' && !st.isDirectory()) { res.close(); throw pathError(Object.assign(new Error('enotdir'), { code: 'ENOTDIR' }), p, name); }
