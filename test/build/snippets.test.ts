@@ -124,7 +124,9 @@ describe('parallel stages', () => {
   test('independent stages build side by side', () => {
     const ctx = path.join(d.dir, 'par');
     fs.mkdirSync(ctx, { recursive: true });
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    // Below the kernel's ephemeral range (32768+), where other tests' servers and outgoing
+    // connections take their ports: one there would make a's nc fail to listen and b talk to it.
+    const port = 20000 + Math.floor(Math.random() * 12000);
     fs.writeFileSync(path.join(ctx, 'Dockerfile'), [
       'FROM busybox AS a', `RUN timeout 60 nc -l -p ${port} > /got && test -s /got`,
       'FROM busybox AS b', `RUN for i in $(seq 100); do echo from-b | nc 127.0.0.1 ${port} && exit 0; sleep 0.2; done; exit 1`, 'RUN echo b > /b',
