@@ -103,8 +103,20 @@ export function parseManifest(raw: unknown): Map<string, ManifestEntry> {
 const same = (a: ManifestEntry | undefined, b: ManifestEntry) =>
   !!a && a.t === b.t && a.s === b.s && a.mt === b.mt && a.ct === b.ct && a.i === b.i && a.l === b.l;
 
+/** Whether the copy recorded in `st` already is `manifest`: same paths, every entry's metadata equal. */
+function sameTree(st: State, manifest: Map<string, ManifestEntry>): boolean {
+  if (st.dirty || Object.keys(st.entries).length !== manifest.size) return false;
+  for (const e of manifest.values()) {
+    const o = st.entries[e.p];
+    if (!same(o, e) || o!.m !== e.m || o!.u !== e.u || o!.g !== e.g) return false;
+  }
+  return true;
+}
+
 export class SyncedContexts {
   private readonly lock = new KeyedLock();
+  /** state.json of each copy, as last read or written (a copy changes only through this class). */
+  private readonly states = new Map<string, State>();
 
   constructor(private readonly root: string) {
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -118,8 +130,23 @@ export class SyncedContexts {
   private dir(key: string): string { return path.join(this.root, checkKey(key)); }
 
   private state(key: string): State {
-    const s = readJsonOr<State | null>(path.join(this.dir(key), 'state.json'), null);
-    return s && !s.dirty && s.boot === BOOT && typeof s.entries === 'object' && s.entries ? s : { dirty: true, entries: {} };
+    const s = this.states.get(key) ?? readJsonOr<State | null>(path.join(this.dir(key), 'state.json'), null);
+    if (s && !s.dirty && s.boot === BOOT && typeof s.entries === 'object' && s.entries) {
+      this.states.set(key, s);
+      return s;
+    }
+    return { dirty: true, entries: {} };
+  }
+
+  private writeState(key: string, s: State): void {
+    this.states.delete(key);
+    writeJsonAtomic(path.join(this.dir(key), 'state.json'), s, 0o600, false);
+    if (!s.dirty) this.states.set(key, s);
+  }
+
+  private remove(key: string): void {
+    this.states.delete(key);
+    fs.rmSync(path.join(this.root, key), { recursive: true, force: true });
   }
 
   /** Step 1: which files of the manifest the client must send. */
@@ -140,9 +167,12 @@ export class SyncedContexts {
       const dir = this.dir(key);
       const files = path.join(dir, 'files');
       const prev = this.state(key);
-      if (prev.dirty) fs.rmSync(dir, { recursive: true, force: true });
+      if (prev.dirty) this.remove(key);
       fs.mkdirSync(files, { recursive: true, mode: 0o700 });
-      writeJsonAtomic(path.join(dir, 'state.json'), { dirty: true, entries: {} } satisfies State, 0o600, false);
+      // Marked dirty before the first change to the copy; a sync that changes nothing writes nothing.
+      let dirty = false;
+      const markDirty = () => { if (!dirty) { this.writeState(key, { dirty: true, entries: {} }); dirty = true; } };
+      if (prev.dirty) markDirty();
       let manifest: Map<string, ManifestEntry> | undefined;
       const got = new Map<string, string>();   // path -> sha256 of what came
       let bytes = 0;
@@ -154,6 +184,7 @@ export class SyncedContexts {
           try { manifest = parseManifest(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch (e) {
             throw e instanceof SyntaxError ? invalid(`invalid context manifest: ${e.message}`) : e;
           }
+          if (!sameTree(prev, manifest)) markDirty();
           this.prepareTree(files, manifest);
           return;
         }
@@ -161,6 +192,7 @@ export class SyncedContexts {
         if (!e || e.t !== 'f' || (h.type ?? 'file') !== 'file' || got.has(h.name) || (h.size ?? 0) !== e.s) {
           throw invalid(`invalid synced context: unexpected entry ${JSON.stringify(h.name)}`);
         }
+        markDirty();
         got.set(h.name, await writeFileFrom(path.join(files, ...e.p.split('/')), data, e.s));
         bytes += e.s;
       }, 'synced context');
@@ -176,7 +208,7 @@ export class SyncedContexts {
       }
       // Owners, modes and times as the client has them (COPY uses them), deepest first for dirs; a
       // file or symlink kept as it was is left alone (directories' times change as their entries do).
-      for (const e of [...manifest.values()].reverse()) {
+      for (const e of dirty ? [...manifest.values()].reverse() : []) {
         const o = prev.entries[e.p];
         if (e.t !== 'd' && !got.has(e.p) && o && o.t === e.t && o.m === e.m && o.u === e.u && o.g === e.g && o.mt === e.mt && o.l === e.l) continue;
         const p = path.join(files, ...e.p.split('/'));
@@ -193,15 +225,21 @@ export class SyncedContexts {
         for (const [p, h] of hashes) byAbs.set(path.join(files, ...p.split('/')), h);
         ctx = open(files, (abs) => byAbs.get(abs));
       } finally {
-        // The copy now matches the manifest, less what `open` pruned (.dockerignore'd files the
-        // client had to send), which is not recorded so that it comes again next time.
-        const entries: Record<string, Recorded> = {};
-        for (const e of manifest.values()) {
-          if (!fs.lstatSync(path.join(files, ...e.p.split('/')), { throwIfNoEntry: false })) continue;
-          const h = hashes.get(e.p);
-          entries[e.p] = h ? { ...e, h } : e;
+        if (dirty) {
+          // The copy now matches the manifest, less what `open` pruned (.dockerignore'd files the
+          // client had to send), which is not recorded so that it comes again next time.
+          const entries: Record<string, Recorded> = {};
+          for (const e of manifest.values()) {
+            if (!fs.lstatSync(path.join(files, ...e.p.split('/')), { throwIfNoEntry: false })) continue;
+            const h = hashes.get(e.p);
+            entries[e.p] = h ? { ...e, h } : e;
+          }
+          this.writeState(key, { dirty: false, boot: BOOT, entries });
+        } else {
+          // Nothing changed (so `open` pruned nothing either: what it prunes is never recorded).
+          const t = new Date();
+          fs.utimesSync(path.join(dir, 'state.json'), t, t);   // most recently used, for trim()
         }
-        writeJsonAtomic(path.join(dir, 'state.json'), { dirty: false, boot: BOOT, entries } satisfies State, 0o600, false);
       }
       return fn(ctx);
     });
@@ -233,13 +271,13 @@ export class SyncedContexts {
     const dirs = fs.readdirSync(this.root).filter((n) => /^[a-f0-9]{64}$/.test(n) && n !== current)
       .map((n) => ({ n, t: fs.statSync(path.join(this.root, n, 'state.json'), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
       .sort((a, b) => b.t - a.t);
-    for (const d of dirs.slice(KEEP - 1)) void this.lock.run(d.n, async () => { fs.rmSync(path.join(this.root, d.n), { recursive: true, force: true }); });
+    for (const d of dirs.slice(KEEP - 1)) void this.lock.run(d.n, async () => { this.remove(d.n); });
   }
 
   /** builder prune: drops every copy not in use. */
   async clear(): Promise<void> {
     for (const n of fs.readdirSync(this.root)) {
-      if (/^[a-f0-9]{64}$/.test(n)) await this.lock.run(n, async () => { fs.rmSync(path.join(this.root, n), { recursive: true, force: true }); });
+      if (/^[a-f0-9]{64}$/.test(n)) await this.lock.run(n, async () => { this.remove(n); });
       else fs.rmSync(path.join(this.root, n), { recursive: true, force: true });
     }
   }
