@@ -165,6 +165,16 @@ describe('synced build contexts', () => {
     }
   });
 
+  test('a changed time alone is picked up (the file comes again, with its new mtime)', async () => {
+    fs.utimesSync(path.join(dir, 'src', 'run.sh'), 978307200, 978307200);
+    assert.deepEqual((await need()).body.need, ['src/run.sh']);
+    const r = d.barge(['build', '-q', '--no-cache', '-t', 'sync:mtime', '-f', path.join(dir, 'Dockerfile'), dir], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastSync().received, 1);
+    const st = d.barge(['run', '--rm', '--entrypoint', 'stat', 'sync:mtime', '-c', '%Y %a', '/ctx/src/run.sh'], { timeoutMs: 60_000 });
+    assert.equal(st.stdout.trim(), '978307200 755');
+  });
+
   test('the docker CLI (classic builder, a plain tar) builds the same directory, from the same cache', () => {
     const r = spawnSync('docker', ['-H', d.host, 'build', '-t', 'sync:docker', dir], { env: { ...cliEnv(d), DOCKER_BUILDKIT: '0' }, encoding: 'utf8', timeout: 180_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
