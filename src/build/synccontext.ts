@@ -115,7 +115,7 @@ function sameTree(st: State, manifest: Map<string, ManifestEntry>): boolean {
 
 export class SyncedContexts {
   private readonly lock = new KeyedLock();
-  /** state.json of each copy, as last read or written (a copy changes only through this class). */
+  /** state.json of the copies used last, as last read or written (a copy changes only through this class). */
   private readonly states = new Map<string, State>();
 
   constructor(private readonly root: string) {
@@ -132,7 +132,7 @@ export class SyncedContexts {
   private state(key: string): State {
     const s = this.states.get(key) ?? readJsonOr<State | null>(path.join(this.dir(key), 'state.json'), null);
     if (s && !s.dirty && s.boot === BOOT && typeof s.entries === 'object' && s.entries) {
-      this.states.set(key, s);
+      this.remember(key, s);
       return s;
     }
     return { dirty: true, entries: {} };
@@ -141,7 +141,13 @@ export class SyncedContexts {
   private writeState(key: string, s: State): void {
     this.states.delete(key);
     writeJsonAtomic(path.join(this.dir(key), 'state.json'), s, 0o600, false);
-    if (!s.dirty) this.states.set(key, s);
+    if (!s.dirty) this.remember(key, s);
+  }
+
+  private remember(key: string, s: State): void {
+    this.states.delete(key);
+    this.states.set(key, s);
+    if (this.states.size > 2) this.states.delete(this.states.keys().next().value!);
   }
 
   private remove(key: string): void {
