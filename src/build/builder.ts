@@ -704,7 +704,7 @@ class BuildRun {
         if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents: fl.get('parents') === true, fromContext: !fromImage });
         const multiple = set.multiple || (localSrcs.length + inline.length + downloads.length) > 1;
         if (multiple && !dest.endsWith('/')) throw invalid(`When using ${ins.keyword.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
-        const hash = fromImage ? `${fromImage}` : hashSources(set);
+        const hash = fromImage ? `${fromImage}` : hashSources(set, this.ctx.hashOf);
         const inlineHash = inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',');
         await this.layerStep(st, what, `#(nop) ${ins.keyword.toUpperCase()} ${srcs.length ? 'multi' : 'file'}:${(hash + inlineHash + extraHash).slice(7, 71)} in ${dest} `, () => undefined, async (root) => {
           const owner = chown ? resolveOwner(root, chown) : { uid: 0, gid: 0 };

@@ -20,6 +20,8 @@ export interface BuildContext {
   dir: string;
   ignore: IgnoreMatcher;
   dockerfile: string;
+  /** Known contents hashes of the context's files, by absolute path (a synced context's record). */
+  hashOf?: (abs: string) => string | undefined;
   close(): void;
 }
 
@@ -76,7 +78,7 @@ export async function receiveContext(body: AsyncIterable<Uint8Array>, tmpRoot: s
  * A context already in directory `dir` (received, or a synced copy): its Dockerfile read, and what
  * .dockerignore excludes removed. `close` does nothing: the caller owns the directory.
  */
-export function contextFromDir(dir: string, dockerfileName: string): BuildContext {
+export function contextFromDir(dir: string, dockerfileName: string, hashOf?: (abs: string) => string | undefined): BuildContext {
   const name = cleanPath(dockerfileName.replace(/^\.?\//, ''));
   if (name.startsWith('../')) throw invalid(`the Dockerfile (${dockerfileName}) must be within the build context`);
   const dockerfile = readInContext(dir, name);
@@ -87,7 +89,7 @@ export function contextFromDir(dir: string, dockerfileName: string): BuildContex
   const ignoreText = readInContext(dir, `${name}.dockerignore`) ?? readInContext(dir, '.dockerignore') ?? '';
   const ignore = IgnoreMatcher.fromText(ignoreText);
   pruneIgnored(dir, '', ignore);
-  return { dir, ignore, dockerfile, close: () => undefined };
+  return { dir, ignore, dockerfile, hashOf, close: () => undefined };
 }
 
 function readInContext(dir: string, rel: string): string | undefined {
@@ -226,30 +228,24 @@ function walkTree(abs: string, rel: string, fn: (rel: string, st: fs.Stats, abs:
 
 /**
  * The cache checksum of a source set: names, types, modes, owners, sizes, link targets and file
- * contents (not times: touching a file does not invalidate the cache, as with Docker).
+ * contents (not times: touching a file does not invalidate the cache, as with Docker). `known` gives
+ * the contents hash of a file already hashed (a synced context's record), so it is not read again.
  */
-export function hashSources(set: SourceSet): string {
+export function hashSources(set: SourceSet, known?: (abs: string) => string | undefined): string {
   const h = createHash('sha256');
   for (const it of set.items) {
     const st = it.st;
     const kind = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : 'o';
     h.update(`${kind} ${it.name} ${st.mode & 0o7777} ${st.uid}:${st.gid} ${st.size}\0`);
     if (kind === 'l') h.update(fs.readlinkSync(it.abs) + '\0');
-    if (kind === 'f') h.update(fileHash(it.abs));
+    if (kind === 'f') h.update(known?.(it.abs) ?? fileHash(it.abs));
   }
   return 'sha256:' + h.digest('hex');
 }
 
-// Contents hashes of files that have not changed since they were hashed (same inode, size, mtime and
-// ctime): a synced context's files are the same files from one build to the next.
-const hashMemo = new Map<string, { key: string; hash: string }>();
-
+/** The sha256 (hex) of a file's contents. */
 function fileHash(abs: string): string {
   const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  const st = fs.fstatSync(fd, { bigint: true });
-  const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-  const hit = hashMemo.get(abs);
-  if (hit && hit.key === key) { fs.closeSync(fd); return hit.hash; }
   const h = createHash('sha256');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -261,10 +257,7 @@ function fileHash(abs: string): string {
   } finally {
     fs.closeSync(fd);
   }
-  const hash = h.digest('hex');
-  if (hashMemo.size >= 100_000) hashMemo.clear();
-  hashMemo.set(abs, { key, hash });
-  return hash;
+  return h.digest('hex');
 }
 
 export interface CopyTarOptions {

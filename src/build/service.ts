@@ -58,7 +58,7 @@ export class BuildService {
    */
   async build(body: AsyncIterable<Uint8Array>, o: BuildOptions, emit: (m: BuildMessage) => void, contextKey?: string): Promise<string> {
     if (contextKey !== undefined) {
-      return this.synced.withSynced(contextKey, body, (dir) => this.builder.build(contextFromDir(dir, o.dockerfile || 'Dockerfile'), o, emit));
+      return this.synced.withSynced(contextKey, body, (dir, hashOf) => contextFromDir(dir, o.dockerfile || 'Dockerfile', hashOf), (ctx) => this.builder.build(ctx, o, emit));
     }
     const ctx = await receiveContext(body, this.tmpRoot, o.dockerfile || 'Dockerfile');
     try {

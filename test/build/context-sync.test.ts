@@ -8,8 +8,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { TarWriter } from '../../src/lib/tarwriter.js';
+import { cliEnv, until } from '../helpers/engine.js';
+import { TarWriter, tarHeader } from '../../src/lib/tarwriter.js';
 
 const keyOf = (dir: string) => createHash('sha256').update(`${os.hostname()}\0${dir}`).digest('hex');
 
@@ -128,6 +130,93 @@ describe('synced build contexts', () => {
       assert.match(r.text, /unexpected entry/);
     }
     assert.deepEqual(fs.readdirSync(outside), [], 'nothing written outside');
+  });
+
+  /** The daemon's last "build context synced" log line, as numbers. */
+  const lastSync = () => {
+    const lines = d.log().split('\n').filter((l) => l.includes('msg="build context synced"'));
+    const l = lines.at(-1) ?? '';
+    const num = (k: string) => Number(new RegExp(` ${k}=(\\d+)`).exec(l)?.[1] ?? NaN);
+    return { count: lines.length, received: num('received'), bytes: num('bytes'), kept: num('kept') };
+  };
+  const stateOf = (key: string) => path.join(d.dataRoot, 'build', 'contexts', key, 'state.json');
+
+  test('a rebuild receives only the changed file; unchanged files are not read again', () => {
+    build('sync:5');
+    fs.writeFileSync(path.join(dir, 'src', 'sub', 'f3'), 'file 3, changed\n');
+    build('sync:6');
+    const s = lastSync();
+    assert.equal(s.received, 1, 'only the changed file came');
+    assert.equal(s.bytes, 'file 3, changed\n'.length);
+    assert.ok(s.kept > 40, `the others were kept (${s.kept})`);
+    build('sync:6');
+    assert.equal(lastSync().received, 0, 'a cached rebuild sends no file');
+    // The COPY's cache key takes the hashes recorded when the files came: a file of the copy altered
+    // behind the daemon's back (same size) does not change it, so the step is a cache hit.
+    const copy = path.join(d.dataRoot, 'build', 'contexts', keyOf(dir), 'files', 'src', 'sub', 'f4');
+    const before = fs.readFileSync(copy);
+    fs.writeFileSync(copy, Buffer.alloc(before.length, 'x'));
+    try {
+      const r = d.barge(['build', '--progress', 'plain', '-t', 'sync:6', dir], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /COPY \. \/ctx\/\n ---> Using cache/);
+    } finally {
+      fs.writeFileSync(copy, before);
+    }
+  });
+
+  test('a changed time alone is picked up (the file comes again, with its new mtime)', async () => {
+    fs.utimesSync(path.join(dir, 'src', 'run.sh'), 978307200, 978307200);
+    assert.deepEqual((await need()).body.need, ['src/run.sh']);
+    const r = d.barge(['build', '-q', '--no-cache', '-t', 'sync:mtime', '-f', path.join(dir, 'Dockerfile'), dir], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastSync().received, 1);
+    const st = d.barge(['run', '--rm', '--entrypoint', 'stat', 'sync:mtime', '-c', '%Y %a', '/ctx/src/run.sh'], { timeoutMs: 60_000 });
+    assert.equal(st.stdout.trim(), '978307200 755');
+  });
+
+  test('the docker CLI (classic builder, a plain tar) builds the same directory, from the same cache', () => {
+    const r = spawnSync('docker', ['-H', d.host, 'build', '-t', 'sync:docker', dir], { env: { ...cliEnv(d), DOCKER_BUILDKIT: '0' }, encoding: 'utf8', timeout: 180_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // Its context is hashed by reading the files: the same key as from the synced copy's record.
+    assert.match(r.stdout, /COPY \. \/ctx\/\n ---> Using cache/);
+    assert.match(r.stdout, /Successfully tagged sync:docker/);
+    assert.match(run('sync:docker'), /^\.\/src\/sub\/f3$/m);
+  });
+
+  test('the synced copy survives a daemon restart', async () => {
+    await d.stop();
+    await d.restart();
+    assert.deepEqual((await need()).body.need, [], 'nothing to send after a restart');
+    build('sync:7');
+    assert.equal(lastSync().received, 0);
+  });
+
+  test('a daemon killed mid-sync leaves no copy that claims what it lacks', async () => {
+    const key = keyOf(dir);
+    fs.writeFileSync(path.join(dir, 'src', 'a.txt'), 'five\n');
+    fs.writeFileSync(path.join(dir, 'big.bin'), Buffer.alloc(4 << 20, 7));
+    const m = manifest();
+    const needed = (await need(m)).body.need as string[];
+    assert.deepEqual(needed.sort(), ['big.bin', 'src/a.txt']);
+    // Send the manifest and half of big.bin, then kill barged while it waits for the rest.
+    const mb = Buffer.from(JSON.stringify(m));
+    const req = http.request({ socketPath: d.sock, method: 'POST', path: `/v1.47/build?t=x&bargecontext=${key}` });
+    req.on('error', () => undefined);
+    req.write(Buffer.concat([tarHeader({ name: '.barge-context-manifest.json', type: 'file', mode: 0o600 }, mb.length), mb, Buffer.alloc((512 - (mb.length % 512)) % 512)]));
+    req.write(Buffer.concat([tarHeader({ name: 'big.bin', type: 'file', mode: 0o644 }, 4 << 20), Buffer.alloc(2 << 20, 7)]));
+    const files = path.join(d.dataRoot, 'build', 'contexts', key, 'files');
+    await until('the partial file on disk', () => fs.existsSync(files) && fs.readdirSync(files).some((n) => n.startsWith('.barge-tmp-')), 20_000);
+    assert.equal(JSON.parse(fs.readFileSync(stateOf(key), 'utf8')).dirty, true, 'marked dirty while it changes');
+    await d.kill9();
+    req.destroy();
+    await d.restart();
+    assert.equal(fs.existsSync(path.join(d.dataRoot, 'build', 'contexts', key)), false, 'the half-written copy is removed at start');
+    assert.ok((await need()).body.need.length > 50, 'everything is asked for again');
+    build('sync:8');
+    assert.match(run('sync:8'), /^five$/m);
+    assert.match(run('sync:8'), /^\.\/big\.bin$/m);
+    fs.rmSync(path.join(dir, 'big.bin'));
   });
 
   test('builder prune drops the synced copies', async () => {

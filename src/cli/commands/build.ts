@@ -45,6 +45,7 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
   let body: NodeJS.ReadableStream;
   let dockerfileName = 'Dockerfile';
   let contextKey: string | undefined;
+  let resync: (() => Promise<NodeJS.ReadableStream | undefined>) | undefined;
   if (src === '-') {
     body = process.stdin;
     if (file) dockerfileName = file;
@@ -79,6 +80,8 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
     if (synced) {
       body = Readable.from(syncTar(dir, synced.manifest, synced.need));
       contextKey = synced.key;
+      // Another build of the directory synced a newer state between our two steps: plan again.
+      resync = async () => { const p = await syncPlan(cli, dir, ignore, keep); return p && Readable.from(syncTar(dir, p.manifest, p.need)); };
     } else body = Readable.from(packContext(dir, ignore, keep, extra));
   }
 
@@ -109,7 +112,17 @@ export default async function build(cli: Cli, argv: string[]): Promise<number> {
   if (flags.string('platform')) q.set('platform', flags.string('platform'));
   if (contextKey) q.set('bargecontext', contextKey);
 
-  const res = await cli.client.raw('POST', `/build?${q.toString()}`, { body, headers: { 'Content-Type': 'application/x-tar' } });
+  let res;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await cli.client.raw('POST', `/build?${q.toString()}`, { body, headers: { 'Content-Type': 'application/x-tar' } });
+      break;
+    } catch (e) {
+      const again = resync && attempt < 3 && (e as { status?: number }).status === 400 && /invalid synced context: .* was not sent/.test((e as Error).message) ? await resync() : undefined;
+      if (!again) throw e;
+      body = again;
+    }
+  }
   const tty = progress === 'tty' || (progress === 'auto' && !!process.stdout.isTTY);
   const display = new Display(cli, tty && !flags.bool('quiet'));
   let id = '';
