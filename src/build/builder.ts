@@ -435,7 +435,8 @@ class BuildRun {
       case 'cmd': {
         const cmd = ins.json ?? [...this.shell(st), rest];
         st.cmdSet = true;
-        return this.configStep(st, `CMD ${JSON.stringify(cmd)}`, (c) => { c.Cmd = cmd; if (!ins.json) c.ArgsEscaped = true; });
+        // BuildKit marks every CMD so (the classic builder only on Windows); runtimes on Linux ignore it.
+        return this.configStep(st, `CMD ${JSON.stringify(cmd)}`, (c) => { c.Cmd = cmd; c.ArgsEscaped = true; });
       }
       case 'entrypoint': {
         const ep = ins.json ?? (rest.trim() ? [...this.shell(st), rest] : null);
