@@ -316,7 +316,12 @@ class BuildRun {
         }
       }
       st.imageId = id;
-      if (id) st.config = structuredClone(this.d.images.get(id)!.config.config ?? {});
+      if (id) {
+        const base = this.d.images.get(id)!.config;
+        st.config = structuredClone(base.config ?? {});
+        // The base's author carries over (BuildKit's whole image does) until a MAINTAINER of this stage.
+        if (base.author) st.author = base.author;
+      }
       st.out(` ---> ${id ? id.slice(7, 19) : ''}\n`);
     } else {
       st.out(' ---> \n');
