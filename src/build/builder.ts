@@ -33,7 +33,7 @@ import { hostPlatform } from '../image/oci.js';
 import { applyChanges } from '../image/changes.js';
 import { familiarString, parseTagTarget } from '../image/reference.js';
 import { readLogs } from '../container/logs.js';
-import { resolveInRoot } from '../snapshot/scoped.js';
+import { resolveInRoot, splitPath } from '../snapshot/scoped.js';
 import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from './parser.js';
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
@@ -389,9 +389,26 @@ class BuildRun {
         noArgs();
         const p = this.word(rest.trim(), st);
         const wd = path.posix.resolve(st.config.WorkingDir || '/', p);
+        const user = st.config.User;
         return this.layerStep(st, `WORKDIR ${wd}`, `#(nop) WORKDIR ${wd}`, (c) => { c.WorkingDir = wd; }, async (root) => {
-          const r = resolveInRoot(root, wd, { followLast: true, mkdirs: true });
-          try { if (!r.lstat()) fs.mkdirSync(r.proc, 0o755); } finally { r.close(); }
+          // The directories it creates belong to the current USER (as with BuildKit), so that a
+          // `USER app` + `WORKDIR /home/app` stage can write there.
+          let owner: { uid: number; gid: number } | undefined;
+          if (user) {
+            try { owner = resolveOwner(root, user); } catch (e) {
+              st.out(`[WARNING]: WORKDIR ${wd}: created as root: ${messageOf(e)}\n`);
+            }
+          }
+          const parts = splitPath(wd);
+          for (let i = 1; i <= parts.length; i++) {
+            const r = resolveInRoot(root, '/' + parts.slice(0, i).join('/'), { followLast: true });
+            try {
+              if (!r.lstat()) {
+                fs.mkdirSync(r.proc, 0o755);
+                if (owner) fs.chownSync(r.proc, owner.uid, owner.gid);
+              }
+            } finally { r.close(); }
+          }
         });
       }
       case 'env': {
