@@ -38,7 +38,7 @@ import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from '.
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
 import { collectSources, destPath, hashSources, type BuildContext, type SourceSet } from './context.js';
-import { download, resolveOwner, writeSources } from './copy.js';
+import { collectParents, download, resolveOwner, writeSources } from './copy.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -724,7 +724,9 @@ class BuildRun {
       }
       const run = async (sourceRoot: string | undefined): Promise<void> => {
         let set: SourceSet = { items: [], multiple: false, singleFile: false };
-        if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents: fl.get('parents') === true, fromContext: !fromImage });
+        const parents = fl.get('parents') === true;
+        if (parents && localSrcs.some((s) => s.includes('/./') || s.includes('**'))) set = collectParents(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, fromContext: !fromImage });
+        else if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents, fromContext: !fromImage });
         const multiple = set.multiple || (localSrcs.length + inline.length + downloads.length) > 1;
         if (multiple && !dest.endsWith('/')) throw invalid(`When using ${ins.keyword.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
         const hash = fromImage ? `${fromImage}` : hashSources(set);

@@ -7,13 +7,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { invalid, messageOf } from '../lib/errors.js';
+import { invalid, messageOf, notFound } from '../lib/errors.js';
 import { extractInRoot } from '../snapshot/extract.js';
 import { resolveInRoot } from '../snapshot/scoped.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { copyTar, type CopyItem, type SourceSet } from './context.js';
+import { collectSources, copyTar, type CopyItem, type SourceSet } from './context.js';
+import { cleanPath, globRegExp } from './dockerignore.js';
 
 /** A URL fetched for ADD, in a private temporary file. */
 export interface Download { file: string; name: string; digest: string; mtime?: number }
@@ -157,4 +158,55 @@ export function resolveOwner(root: string, spec: string): { uid: number; gid: nu
   const user = lookup('/etc/passwd', u, 'user');
   const gid = g !== undefined && g !== '' ? lookup('/etc/group', g, 'group').id : (/^\d+$/.test(u) ? user.id : user.gid ?? user.id);
   return { uid: user.id, gid };
+}
+
+/**
+ * The sources of COPY --parents, where two things go beyond collectSources: a "/./" in a source is a
+ * pivot (only the directories after it are kept under the destination: `x/./y/*.txt` gives `y/...`),
+ * and `**` matches any number of directories (`src/**` then `/*.txt` matches `src/a.txt` and
+ * `src/x/y/b.txt`). Each source is collected on its own (a `**` pattern as the list of paths it
+ * matches) and its names are cut at the pivot.
+ */
+export function collectParents(root: string, srcs: string[], o: { excludes?: string[]; fromContext: boolean }): SourceSet {
+  const items: CopyItem[] = [];
+  let multiple = srcs.length > 1;
+  for (const src of srcs) {
+    const cut = src.indexOf('/./');
+    const full = cut < 0 ? src : `${src.slice(0, cut)}/${src.slice(cut + 3)}`;
+    const pivot = cut < 0 ? '.' : cleanPath(src.slice(0, cut).replace(/^\/+/, '') || '.');
+    const prefix = pivot === '.' ? '' : `${pivot}/`;
+    let paths = [full];
+    if (full.includes('**')) {
+      paths = matchDoubleStar(root, full);
+      multiple = true;
+    }
+    for (const p of paths) {
+      const set = collectSources(root, [p], { ...o, parents: true });
+      if (set.multiple) multiple = true;
+      for (const it of set.items) {
+        if (!prefix) items.push(it);
+        else if (it.name.startsWith(prefix)) items.push({ ...it, name: it.name.slice(prefix.length) });
+      }
+    }
+  }
+  return { items, multiple, singleFile: false };
+}
+
+/** The paths under `root` (not following symlinks) that a pattern with `**` matches, glob characters escaped. */
+function matchDoubleStar(root: string, pattern: string): string[] {
+  const re = globRegExp(cleanPath(pattern.replace(/^\/+/, '')), { doubleStar: true });
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let ents: fs.Dirent[];
+    try { ents = fs.readdirSync(rel ? path.join(root, rel) : root, { withFileTypes: true }); } catch { return; }
+    for (const e of ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      // A name with glob characters is escaped, so that collectSources matches it and nothing else.
+      if (re.test(r)) out.push(/[*?[]/.test(r) ? r.replace(/[*?[\]\\]/g, '\\$&') : r);
+      if (e.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  if (out.length === 0) throw notFound(`lstat ${pattern}: no source files were specified`);
+  return out;
 }
