@@ -64,6 +64,8 @@ const ROWS: Row[] = [
     files: { '/f': { content: 'a b c\n' } } },
   { what: 'a "#" is a comment only at the start of a line', df: D('FROM busybox', '   # indented comment', 'ENV A=1#2', 'RUN echo "#not a comment" > /f'),
     config: (c) => assert.equal(env(c, 'A'), '1#2'), files: { '/f': { content: '#not a comment\n' } } },
+  { what: 'CRLF line endings', df: 'FROM busybox\r\nENV A=1\r\nRUN echo x \\\r\n  y > /f\r\nCOPY <<EOF /h\r\nhd\r\nEOF\r\n',
+    config: (c) => assert.equal(env(c, 'A'), '1'), files: { '/f': { content: 'x y\n' }, '/h': { content: 'hd\n' } }, classic: BK },
   { what: 'unknown instruction', df: D('FROM busybox', 'FROOM busybox'), fails: /unknown instruction: FROOM/i },
 
   // ---- Environment replacement ----
@@ -76,6 +78,10 @@ const ROWS: Row[] = [
     config: (c) => assert.equal(env(c, 'L'), 'a b  c') },
   { what: 'ENV across continuation lines', df: D('FROM busybox', 'ENV A=1 \\', '    B=2 \\', '    C="3 4"'),
     config: (c) => { assert.equal(env(c, 'A'), '1'); assert.equal(env(c, 'B'), '2'); assert.equal(env(c, 'C'), '3 4'); } },
+  { what: 'ENV may extend a variable of the base image', df: D('FROM busybox', 'ENV PATH=/opt/bin:$PATH'),
+    config: (c) => assert.equal(env(c, 'PATH'), '/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'), sh: ['echo $PATH', '/opt/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n'] },
+  { what: 'a lone or trailing $ is literal', df: D('FROM busybox', 'ENV A=x$ B=$ C=a$-b'),
+    config: (c) => { assert.equal(env(c, 'A'), 'x$'); assert.equal(env(c, 'B'), '$'); assert.equal(env(c, 'C'), 'a$-b'); } },
   { what: 'substitution modifiers', df: 'FROM busybox\nARG V=def\nENV X=${V:-alt} Y=${V:+set} Z=${U:-unset} W=${U:+no}',
     config: (c) => { assert.equal(env(c, 'X'), 'def'); assert.equal(env(c, 'Y'), 'set'); assert.equal(env(c, 'Z'), 'unset'); assert.equal(env(c, 'W'), ''); } },
   { what: 'modifiers with and without ":" on an empty variable; nested words', df: D('FROM busybox', 'ENV EMPTY=', 'ENV R=${EMPTY:-d} S=${EMPTY-d} T=${EMPTY:+p} U=${EMPTY+p} N=${NOPE:-${EMPTY:-deep}}'),
@@ -98,6 +104,8 @@ const ROWS: Row[] = [
     config: (c) => { assert.deepEqual(c.Entrypoint, ['echo', 'e']); assert.deepEqual(c.Cmd, ['x']); } },
   { what: 'shell forms, and SHELL changing the next ones; a CMD of this stage survives ENTRYPOINT', df: 'FROM busybox\nCMD echo $HOME\nSHELL ["/bin/sh", "-ec"]\nENTRYPOINT echo x',
     config: (c) => { assert.deepEqual(c.Cmd, ['/bin/sh', '-c', 'echo $HOME']); assert.deepEqual(c.Entrypoint, ['/bin/sh', '-ec', 'echo x']); assert.deepEqual(c.Shell, ['/bin/sh', '-ec']); } },
+  { what: 'ENTRYPOINT [] clears the base\'s entrypoint', df: D('FROM snip-entry', 'ENTRYPOINT []'),
+    config: (c) => { assert.ok(!c.Entrypoint || c.Entrypoint.length === 0, JSON.stringify(c.Entrypoint)); assert.ok(!c.Cmd || c.Cmd.length === 0, JSON.stringify(c.Cmd)); } },
   { what: 'the last CMD wins', df: D('FROM busybox', 'CMD echo one', 'CMD ["two"]'),
     config: (c) => assert.deepEqual(c.Cmd, ['two']) },
   { what: 'CMD sets ArgsEscaped, in both forms', df: D('FROM busybox', 'CMD ["a"]'),
@@ -149,7 +157,7 @@ const ROWS: Row[] = [
     config: (c) => assert.deepEqual(Object.keys(c.ExposedPorts ?? {}).sort(), ['53/udp', '7000/udp', '7001/udp', '80/tcp', '8000/tcp', '8001/tcp']) },
   { what: 'VOLUME, JSON and plain', df: 'FROM busybox\nVOLUME ["/a", "/b"]\nVOLUME /c /d',
     config: (c) => assert.deepEqual(Object.keys(c.Volumes ?? {}).sort(), ['/a', '/b', '/c', '/d']) },
-  { what: 'WORKDIR, relative to the previous one, created', df: 'FROM busybox\nWORKDIR /w\nWORKDIR x\nENV D=sub\nWORKDIR $D',
+  { what: 'WORKDIR, relative to the previous one, created', df: 'FROM busybox\nWORKDIR /w\nWORKDIR x\nENV D=sub\nWORKDIR $D', tag: 'snip-wd',
     config: (c) => assert.equal(c.WorkingDir, '/w/x/sub'), sh: ['pwd', '/w/x/sub\n'], files: { '/w/x/sub': { type: 'dir', mode: '755', owner: '0:0' } } },
   { what: 'WORKDIR after USER is created owned by that user', df: D('FROM busybox', 'USER nobody', 'WORKDIR /home/app/data'),
     files: { '/home/app': { type: 'dir', owner: '65534:65534' }, '/home/app/data': { type: 'dir', mode: '755', owner: '65534:65534' }, '/home': { type: 'dir', owner: '0:0' } },
@@ -203,6 +211,14 @@ const ROWS: Row[] = [
     files: { '/exist/a.txt': { content: 'a\n' }, '/new/deep/a.txt': { content: 'a\n' }, '/new': { type: 'dir', mode: '755', owner: '0:0' } } },
   { what: 'COPY to a relative destination is relative to WORKDIR', df: D('FROM busybox', 'WORKDIR /wd', 'COPY a.txt rel/', 'COPY b.txt .'),
     files: { '/wd/rel/a.txt': { content: 'a\n' }, '/wd/b.txt': { content: 'b\n' } } },
+  { what: 'COPY, JSON form: names with spaces', df: D('FROM busybox', 'COPY ["sp ace.txt", "/with space/"]'),
+    files: { '/with space/sp ace.txt': { content: 'space\n' } } },
+  { what: 'WORKDIR relative to the base image\'s', df: D('FROM snip-wd', 'WORKDIR rel', 'COPY a.txt .'),
+    config: (c) => assert.equal(c.WorkingDir, '/w/x/sub/rel'), files: { '/w/x/sub/rel/a.txt': { content: 'a\n' } } },
+  { what: 'COPY keeps mtimes and setuid bits; an empty directory is created', df: D('FROM busybox', 'COPY old.txt suid.sh /k/', 'COPY emptydir /ed'),
+    files: { '/k/suid.sh': { mode: '4755', owner: '0:0' }, '/ed': { type: 'dir' } }, sh: ['stat -c %Y /k/old.txt', '978307200\n'] },
+  { what: 'COPY into a symlinked directory of the image writes where it points, inside the image', df: D('FROM busybox', 'RUN mkdir /target && ln -s /target /lnk && ln -s ../../../.. /up', 'COPY a.txt /lnk/', 'COPY b.txt /up/esc/'),
+    files: { '/target/a.txt': { content: 'a\n' }, '/lnk': { type: 'link', link: '/target' }, '/esc/b.txt': { content: 'b\n' } } },
   { what: 'COPY with wildcards (*, ?, [])', df: 'FROM busybox\nCOPY [ab].txt /w/\nCOPY ?.txt /q/\nCOPY hom* /s/',
     sh: ['ls /w /q /s', '/q:\na.txt\nb.txt\n\n/s:\nhome.txt\nhomely.sh\nhomer.md\n\n/w:\na.txt\nb.txt\n'] },
   { what: 'COPY of several sources needs a destination ending in "/"', df: D('FROM busybox', 'COPY a.txt b.txt /nodir'), fails: /must be a directory and end with a \// },
@@ -310,7 +326,10 @@ function makeContext(ctx: string): void {
     fs.writeFileSync(path.join(ctx, rel), data);
     if (mode !== undefined) fs.chmodSync(path.join(ctx, rel), mode);
   };
-  w('a.txt', 'a\n'); w('b.txt', 'b\n');
+  w('a.txt', 'a\n'); w('b.txt', 'b\n'); w('sp ace.txt', 'space\n');
+  w('old.txt', 'old\n'); fs.utimesSync(path.join(ctx, 'old.txt'), 978307200, 978307200);
+  w('suid.sh', '#!/bin/sh\n', 0o4755);
+  fs.mkdirSync(path.join(ctx, 'emptydir'));
   w('$F', 'dollar\n');
   w('dir/keep.txt', 'k\n'); w('dir/x.log', 'log\n');
   w('p/q/deep.txt', 'deep\n');
