@@ -125,7 +125,10 @@ describe('variable substitution (Environment replacement)', () => {
     ['${P//\\//:}', ':usr:local:bin:python'],
     ['a\\ b', 'a b'],
     ['$', '$'],
-    ['$1x', ''],
+    // A positional parameter is its digits only, a special parameter one character (BuildKit's lexer).
+    ['$1x', 'x'],
+    ['$12-$-$$', '-'],
+    ['${1}y', 'y'],
   ];
   for (const [input, want] of cases) {
     test(`${input} -> ${JSON.stringify(want)}`, () => assert.equal(lex.processWord(input, lookup), want));
