@@ -473,7 +473,8 @@ class BuildRun {
       }
       case 'volume': {
         noArgs();
-        const vols = ins.json ?? this.lex.processWords(rest, this.stageEnv(st));
+        const venv = this.stageEnv(st);
+        const vols = ins.json ? ins.json.map((w) => this.lex.processWord(w, venv)) : this.lex.processWords(rest, venv);
         for (const v of vols) if (!v.trim()) throw invalid('VOLUME specified can not be an empty string');
         return this.configStep(st, `VOLUME ${JSON.stringify(vols)}`, (c) => {
           c.Volumes = { ...(c.Volumes ?? {}) };
@@ -674,7 +675,8 @@ class BuildRun {
       : { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'list' });
     const env = this.stageEnv(st);
     const flag = (n: string) => { const v = fl.get(n) as string | undefined; return v === undefined ? undefined : this.lex.processWord(v, env); };
-    const words = ins.json ?? this.lex.processWords(ins.rest, env);
+    // Both forms substitute; each element of the JSON form is one word.
+    const words = ins.json ? ins.json.map((w) => this.lex.processWord(w, env)) : this.lex.processWords(ins.rest, env);
     if (words.length < 2) throw invalid(`${ins.keyword.toUpperCase()} requires at least two arguments, but only one was provided. Destination could not be determined.`);
     const dest = destPath(words[words.length - 1]!, st.config.WorkingDir ?? '/');
     const heredocNames = new Map(ins.heredocs.map((h) => [h.name, h]));
