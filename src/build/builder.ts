@@ -33,12 +33,11 @@ import { hostPlatform } from '../image/oci.js';
 import { applyChanges } from '../image/changes.js';
 import { familiarString, parseTagTarget } from '../image/reference.js';
 import { readLogs } from '../container/logs.js';
-import { resolveInRoot, splitPath } from '../snapshot/scoped.js';
 import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from './parser.js';
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
 import { collectSources, destPath, hashSources, type BuildContext, type SourceSet } from './context.js';
-import { collectParents, download, resolveOwner, writeSources } from './copy.js';
+import { collectParents, download, mkdirAllInRoot, resolveOwner, writeSources } from './copy.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -399,16 +398,7 @@ class BuildRun {
               st.out(`[WARNING]: WORKDIR ${wd}: created as root: ${messageOf(e)}\n`);
             }
           }
-          const parts = splitPath(wd);
-          for (let i = 1; i <= parts.length; i++) {
-            const r = resolveInRoot(root, '/' + parts.slice(0, i).join('/'), { followLast: true });
-            try {
-              if (!r.lstat()) {
-                fs.mkdirSync(r.proc, 0o755);
-                if (owner) fs.chownSync(r.proc, owner.uid, owner.gid);
-              }
-            } finally { r.close(); }
-          }
+          mkdirAllInRoot(root, wd, owner ?? { uid: 0, gid: 0 }, `WORKDIR ${wd}`);
         });
       }
       case 'env': {

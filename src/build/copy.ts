@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { invalid, messageOf, notFound } from '../lib/errors.js';
 import { extractInRoot } from '../snapshot/extract.js';
-import { resolveInRoot } from '../snapshot/scoped.js';
+import { resolveInRoot, splitPath } from '../snapshot/scoped.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -37,14 +37,8 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
     }
     if (!isDir) { destDir = path.posix.dirname(dest); rename = path.posix.basename(dest); }
   }
-  const mk = resolveInRoot(root, destDir, { followLast: true, mkdirs: true });
-  try {
-    const st = mk.lstat();
-    if (!st) { fs.mkdirSync(mk.proc, 0o755); fs.chownSync(mk.proc, o.owner.uid, o.owner.gid); }
-    else if (!st.isDirectory()) throw invalid(`cannot copy to ${destDir}: not a directory`);
-  } finally {
-    mk.close();
-  }
+  // The directories the copy creates belong to --chown's owner (root without it), as with Docker.
+  mkdirAllInRoot(root, destDir, o.owner, `cannot copy to ${destDir}`);
   const chown = o.owner;
   // ADD: local tar archives are unpacked into the destination.
   const plain: CopyItem[] = [];
@@ -64,6 +58,26 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
     const st = fs.statSync(dl.file);
     const item: CopyItem = { abs: dl.file, name: rename ?? dl.name, st };
     await extractInRoot(root, destDir, copyTar([item], { chmod: o.chmod ?? 0o600 }), { chown });
+  }
+}
+
+/**
+ * Creates the directory `dir` of the layer and its missing parents (mode 755, owned by `owner`),
+ * resolving each in the layer's root; existing directories are left as they are.
+ */
+export function mkdirAllInRoot(root: string, dir: string, owner: { uid: number; gid: number }, what: string): void {
+  const parts = splitPath(dir);
+  for (let i = 1; i <= parts.length; i++) {
+    const r = resolveInRoot(root, '/' + parts.slice(0, i).join('/'), { followLast: true });
+    try {
+      const st = r.lstat();
+      if (!st) {
+        fs.mkdirSync(r.proc, 0o755);
+        fs.chownSync(r.proc, owner.uid, owner.gid);
+      } else if (!st.isDirectory()) throw invalid(`${what}: ${r.path} is not a directory`);
+    } finally {
+      r.close();
+    }
   }
 }
 
