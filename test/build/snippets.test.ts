@@ -201,6 +201,8 @@ const ROWS: Row[] = [
     files: { '/x/gz.txt': { content: 'gz\n' }, '/x/owned.txt': { content: 'owned\n', mode: '640', owner: '123:456' }, '/x/sub': { type: 'dir', mode: '750', owner: '123:456' } } },
   { what: 'ADD copies what is not a tar as it is, whatever its name (a gzipped file included)', df: D('FROM busybox', 'ADD notatar.tar text.gz /nt/'),
     files: { '/nt/notatar.tar': { content: 'not a tar\n' } }, sh: ['zcat /nt/text.gz', 'plain\n'] },
+  { what: 'ADD extracts tars a wildcard matches, not tars inside a directory source', df: D('FROM busybox', 'ADD arch*.tar /wt/', 'ADD tardir /td/'),
+    files: { '/wt/inside.txt': { content: 'inside\n' }, '/td/in.tar': { type: 'file' }, '/td/inside.txt': { absent: true } } },
   { what: 'ADD --chown with a user name', df: D('FROM busybox', 'ADD --chown=nobody b.txt /bn'),
     files: { '/bn': { owner: '65534:65534', content: 'b\n' } }, classic: 'the classic builder looks a lone user name up as a group too' },
 
@@ -210,6 +212,8 @@ const ROWS: Row[] = [
   { what: 'COPY --chown with names, a user alone (its primary group), a uid alone (the same gid)', df: D('FROM busybox', 'COPY --chown=nobody:mail a.txt /c1', 'COPY --chown=sync a.txt /c2', 'COPY --chown=5 a.txt /c3'),
     files: { '/c1': { owner: '65534:8' }, '/c2': { owner: '4:100' }, '/c3': { owner: '5:5' } },
     classic: 'the classic builder looks a lone user name up as a group too' },
+  { what: 'COPY --chown: directories the copy creates get that owner too', df: D('FROM busybox', 'RUN mkdir /pre', 'COPY --chown=1:1 a.txt /pre/cdir/sub/'),
+    files: { '/pre': { owner: '0:0' }, '/pre/cdir': { owner: '1:1' }, '/pre/cdir/sub': { owner: '1:1' }, '/pre/cdir/sub/a.txt': { owner: '1:1' } } },
   { what: 'COPY --chown with an unknown user fails', df: D('FROM busybox', 'COPY --chown=nosuchuser a.txt /x'), fails: /nosuchuser/ },
   { what: 'COPY makes files root-owned whatever their owner in the context, keeps modes; USER does not matter', df: D('FROM busybox', 'USER nobody', 'COPY exec.sh /e'),
     files: { '/e': { owner: '0:0', mode: '755' } } },
@@ -249,6 +253,8 @@ const ROWS: Row[] = [
     sh: ['find /pp -type f | sort', '/pp/src/a.txt\n/pp/src/x/b.txt\n/pp/src/x/y/c.txt\n'], classic: BK },
   { what: 'COPY --link', df: 'FROM busybox\nCOPY --link --chown=3:3 a.txt /linked',
     files: { '/linked': { content: 'a\n', owner: '3:3' } }, classic: BK },
+  { what: 'COPY --from follows symlinks inside the source image, never out to the host', df: D('FROM busybox AS s', 'RUN echo img > /etc/marker && ln -s /etc/marker /m && ln -s ../../etc /d', 'FROM busybox', 'COPY --from=s /m /m', 'COPY --from=s /d/marker /dm'),
+    files: { '/m': { type: 'file', content: 'img\n' }, '/dm': { content: 'img\n' } } },
   { what: 'COPY --from a stage keeps owners and modes unless --chown; --from by index and by image', df: D('FROM busybox AS src', 'RUN mkdir /d && echo s > /d/s && chown 7:7 /d/s && chmod 640 /d/s', 'FROM busybox', 'COPY --from=src /d /from/', 'COPY --from=0 --chown=1:1 /d/s /chowned', 'COPY --from=busybox /bin/busybox /bb'),
     files: { '/from/s': { content: 's\n', mode: '640', owner: '7:7' }, '/chowned': { owner: '1:1', mode: '640' }, '/bb': { mode: '755', owner: '0:0' } } },
 
@@ -274,6 +280,10 @@ const ROWS: Row[] = [
     files: { '/fs/a': { content: 'a\n', mode: '644' }, '/fs/d/b': { mode: '700' } }, classic: '--chmod is BuildKit only' },
   { what: 'stage names are case-insensitive; FROM a previous stage inherits its config', df: D('FROM busybox AS Base', 'ENV B=1', 'RUN echo x > /x', 'FROM base', 'COPY --from=BASE /x /y', 'RUN echo $B > /b'),
     config: (c) => assert.equal(env(c, 'B'), '1'), files: { '/x': { content: 'x\n' }, '/y': { content: 'x\n' }, '/b': { content: '1\n' } } },
+  { what: 'FROM a stage with ONBUILD runs its triggers', df: D('FROM busybox AS base', 'ONBUILD RUN echo t > /t', 'FROM base', 'RUN cat /t > /t2'),
+    files: { '/t2': { content: 't\n' } } },
+  { what: 'FROM with a default for an undeclared ARG', df: D('FROM ${UNDECLARED:-busybox}', 'ENV OK=1'),
+    config: (c) => assert.equal(env(c, 'OK'), '1') },
   { what: 'a global ARG picks the stage FROM builds on', df: D('ARG S=one', 'FROM busybox AS one', 'RUN echo one > /w', 'FROM busybox AS two', 'RUN echo two > /w', 'FROM ${S}'), args: ['--build-arg', 'S=two'],
     files: { '/w': { content: 'two\n' } } },
 ];
@@ -358,6 +368,7 @@ function makeContext(ctx: string): void {
     .add({ name: 'sub', type: 'dir', mode: 0o750, uid: 123, gid: 456 }).finish());
   w('notatar.tar', 'not a tar\n');
   w('text.gz', gzipSync('plain\n'));
+  w('tardir/in.tar', new TarWriter().add({ name: 'inside.txt', type: 'file', data: 'inside\n' }).finish());
 }
 
 /** One engine's CLI (barge, or docker against a private dockerd), as the table drives it. */
