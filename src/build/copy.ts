@@ -40,12 +40,17 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
   // The directories the copy creates belong to --chown's owner (root without it), as with Docker.
   mkdirAllInRoot(root, destDir, o.owner, `cannot copy to ${destDir}`);
   const chown = o.owner;
-  // ADD: local tar archives are unpacked into the destination.
+  // ADD: tar archives are unpacked into the destination, always a directory then (`ADD x.tar /d`
+  // fills /d, as `tar -x -C /d` would), whatever the single-file rule above made of it.
+  const unpack = async (tar: AsyncIterable<Uint8Array>) => {
+    mkdirAllInRoot(root, dest, o.owner, `cannot unpack into ${dest}`);
+    await extractInRoot(root, dest, tar, o.owner.uid || o.owner.gid ? { chown } : {});
+  };
   const plain: CopyItem[] = [];
   for (const it of set.items) {
     const tar = o.unpack && it.named && it.st.isFile() ? await openArchive(it.abs) : undefined;
     if (tar) {
-      await extractInRoot(root, destDir, tar, o.owner.uid || o.owner.gid ? { chown } : {});
+      await unpack(tar);
       continue;
     }
     plain.push(it);
