@@ -725,7 +725,7 @@ class BuildRun {
         const inlineHash = inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',');
         await this.layerStep(st, what, `#(nop) ${ins.keyword.toUpperCase()} ${srcs.length ? 'multi' : 'file'}:${(hash + inlineHash + extraHash).slice(7, 71)} in ${dest} `, () => undefined, async (root) => {
           const owner = chown ? resolveOwner(root, chown) : { uid: 0, gid: 0 };
-          await writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, inline, downloads });
+          await writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, unpackDownloads: isAdd && fl.get('unpack') === true, inline, downloads });
         }, hash + inlineHash + extraHash);
       };
       if (fromImage) {

@@ -20,7 +20,12 @@ import { cleanPath, globRegExp } from './dockerignore.js';
 export interface Download { file: string; name: string; digest: string; mtime?: number }
 
 export async function writeSources(root: string, dest: string, set: SourceSet, o: {
-  chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean; unpack: boolean; inline: { name: string; content: string }[];
+  chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean;
+  /** ADD: local archives are unpacked (unless --unpack=false). */
+  unpack: boolean;
+  /** ADD --unpack=true: downloaded archives too. */
+  unpackDownloads?: boolean;
+  inline: { name: string; content: string }[];
   downloads: { file: string; name: string; mtime?: number }[];
 }): Promise<void> {
   // A single file to a path not ending in "/" that is not an existing directory: that path is the file.
@@ -60,6 +65,11 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
     await extractInRoot(root, destDir, copyTar(plain, { chmod: o.chmod, inline, keepOwner: o.keepOwner }, inline.length ? undefined : rename), o.keepOwner ? {} : { chown });
   }
   for (const dl of o.downloads) {
+    const tar = o.unpackDownloads ? await openArchive(dl.file) : undefined;
+    if (tar) {
+      await unpack(tar);
+      continue;
+    }
     const st = fs.statSync(dl.file);
     const item: CopyItem = { abs: dl.file, name: rename ?? dl.name, st };
     await extractInRoot(root, destDir, copyTar([item], { chmod: o.chmod ?? 0o600 }), { chown });
