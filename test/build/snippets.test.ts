@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { spawn } from 'node:child_process';
 import { startDaemon, type TestDaemon, type RunResult } from '../helpers/daemon.js';
 import { startDockerd, type Dockerd } from '../helpers/dockerd.js';
 import { TarWriter } from '../../src/lib/tarwriter.js';
@@ -205,6 +206,8 @@ const ROWS: Row[] = [
     files: { '/add/exec.sh': { mode: '755', owner: '0:0', content: '#!/bin/sh\n' }, '/add/b.txt': { mode: '644', content: 'b\n' } } },
   { what: 'ADD of a local tar extracts it; ADD --chmod', df: 'FROM busybox\nADD arch.tar /x/\nADD --chmod=700 b.txt /b',
     files: { '/x/inside.txt': { content: 'inside\n' }, '/b': { mode: '700', content: 'b\n' } }, classic: '--chmod is BuildKit only' },
+  { what: 'ADD of a tar to a path without a trailing slash unpacks into that directory', df: D('FROM busybox', 'ADD arch.tar /xt', 'ADD arch.tar.gz /xt2'),
+    files: { '/xt/inside.txt': { content: 'inside\n' }, '/xt2/gz.txt': { content: 'gz\n' }, '/inside.txt': { absent: true } } },
   { what: 'ADD extracts a gzipped tar, keeping its owners and modes', df: D('FROM busybox', 'ADD arch.tar.gz owned.tar /x/'),
     files: { '/x/gz.txt': { content: 'gz\n' }, '/x/owned.txt': { content: 'owned\n', mode: '640', owner: '123:456' }, '/x/sub': { type: 'dir', mode: '750', owner: '123:456' } } },
   { what: 'ADD copies what is not a tar as it is, whatever its name (a gzipped file included)', df: D('FROM busybox', 'ADD notatar.tar text.gz /nt/'),
@@ -213,6 +216,18 @@ const ROWS: Row[] = [
     files: { '/wt/inside.txt': { content: 'inside\n' }, '/td/in.tar': { type: 'file' }, '/td/inside.txt': { absent: true } } },
   { what: 'ADD --chown with a user name', df: D('FROM busybox', 'ADD --chown=nobody b.txt /bn'),
     files: { '/bn': { owner: '65534:65534', content: 'b\n' } }, classic: 'the classic builder looks a lone user name up as a group too' },
+  { what: 'ADD --unpack=false copies a local tar as it is', df: D('FROM busybox', 'ADD --unpack=false arch.tar /np/'),
+    files: { '/np/arch.tar': { type: 'file' }, '/np/inside.txt': { absent: true } }, classic: BK },
+  // @URL@: a file server on the context directory (a python3 http.server on loopback).
+  { what: 'ADD of a URL: mode 600, the mtime of Last-Modified, a tar not unpacked; to a file name', df: D('FROM busybox', 'ADD @URL@/a.txt @URL@/arch.tar /u/', 'ADD @URL@/old.txt /u2'),
+    files: { '/u/a.txt': { content: 'a\n', mode: '600', owner: '0:0' }, '/u/arch.tar': { type: 'file' }, '/u/inside.txt': { absent: true }, '/u2': { content: 'old\n', mode: '600' } },
+    sh: ['stat -c %Y /u2', '978307200\n'] },
+  { what: 'ADD --unpack=true of a URL unpacks it', df: D('FROM busybox', 'ADD --unpack=true @URL@/arch.tar.gz /uu/'),
+    files: { '/uu/gz.txt': { content: 'gz\n' } }, classic: BK },
+  { what: 'ADD --checksum of a URL', df: D('FROM busybox', 'ADD --checksum=sha256:87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7 @URL@/a.txt /ck'),
+    files: { '/ck': { content: 'a\n' } }, classic: BK },
+  { what: 'ADD --checksum mismatch fails', df: D('FROM busybox', 'ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 @URL@/a.txt /ck'),
+    fails: /checksum|digest mismatch/i, classic: BK },
 
   // ---- COPY ----
   { what: 'COPY --chown and --chmod', df: 'FROM busybox\nCOPY --chown=1:2 --chmod=600 a.txt /f',
@@ -379,6 +394,27 @@ function makeContext(ctx: string): void {
   w('tardir/in.tar', new TarWriter().add({ name: 'inside.txt', type: 'file', data: 'inside\n' }).finish());
 }
 
+interface FileServer { url: string; stop(): void }
+
+/**
+ * Serves `dir` over HTTP on loopback, for ADD's URLs: a python3 http.server in a process of its own
+ * (the CLIs run with spawnSync, which would block a server in this process). It sends Last-Modified.
+ */
+async function serveFiles(dir: string): Promise<FileServer> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    const child = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100 && child.exitCode === null; i++) {
+      const up = await fetch(`${url}/a.txt`).then((r) => r.ok, () => false);
+      if (up) return { url, stop: () => { child.kill(); } };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill();
+    if (attempt >= 3) throw new Error('python3 -m http.server did not start');
+  }
+}
+
 /** One engine's CLI (barge, or docker against a private dockerd), as the table drives it. */
 type Cli = (args: string[], o?: { timeoutMs?: number }) => RunResult;
 interface Engine {
@@ -430,9 +466,9 @@ function checkFiles(cli: Cli, id: string, files: Record<string, FileWant>): void
   }
 }
 
-async function runRow(e: Engine, ctx: string, row: Row): Promise<void> {
+async function runRow(e: Engine, ctx: string, row: Row, url: string): Promise<void> {
   const cli = e.cli;
-  fs.writeFileSync(path.join(ctx, 'Dockerfile'), row.df + '\n');
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), row.df.replaceAll('@URL@', url) + '\n');
   const b = cli(['build', '-q', ...(row.args ?? []), ...(row.tag ? ['-t', row.tag] : []), ctx], { timeoutMs: 120_000 });
   if (row.fails) {
     assert.notEqual(b.code, 0, `the build should have failed: ${b.stdout}`);
@@ -457,12 +493,14 @@ async function runRow(e: Engine, ctx: string, row: Row): Promise<void> {
 describe('Dockerfile snippets → image config and files', () => {
   let d: TestDaemon;
   let ctx: string;
+  let files: FileServer;
   before(async () => {
     d = await startDaemon();
     ctx = path.join(d.dir, 'ctx');
     makeContext(ctx);
+    files = await serveFiles(ctx);
   });
-  after(async () => { await d?.cleanup(); });
+  after(async () => { files?.stop(); await d?.cleanup(); });
 
   // Inspection through the API: the same JSON as the CLI's, without two more CLI starts a row.
   const inspect: Engine['inspect'] = async (id) => {
@@ -472,7 +510,7 @@ describe('Dockerfile snippets → image config and files', () => {
     assert.equal(h.status, 200, h.text);
     return { Config: i.body.Config, Author: i.body.Author, History: (h.body as { CreatedBy: string }[]).map((x) => x.CreatedBy) };
   };
-  for (const row of ROWS) test(row.what, () => runRow({ cli: (a, o) => d.barge(a, o), inspect }, ctx, row));
+  for (const row of ROWS) test(row.what, () => runRow({ cli: (a, o) => d.barge(a, o), inspect }, ctx, row, files.url));
 });
 
 // The same table against Docker Engine's classic builder, to check the table (opt-in: SNIPPETS_DOCKER=1).
@@ -480,6 +518,7 @@ describe('Dockerfile snippets against Docker\'s classic builder', { skip: proces
   let d: TestDaemon;
   let dk: Dockerd | string;
   let ctx: string;
+  let files: FileServer;
   before(async () => {
     d = await startDaemon();
     process.env['DOCKER_BUILDKIT'] = '0'; // the docker CLI's spawns inherit it: the classic builder
@@ -487,6 +526,7 @@ describe('Dockerfile snippets against Docker\'s classic builder', { skip: proces
     if (typeof dk === 'string') return;
     ctx = path.join(d.dir, 'ctx');
     makeContext(ctx);
+    files = await serveFiles(ctx);
     // Docker Hub is out of reach: give dockerd barge's busybox.
     const tar = path.join(d.dir, 'busybox.tar');
     assert.equal(d.barge(['save', '-o', tar, 'busybox']).code, 0);
@@ -494,6 +534,7 @@ describe('Dockerfile snippets against Docker\'s classic builder', { skip: proces
     assert.equal(l.code, 0, l.stderr);
   });
   after(async () => {
+    files?.stop();
     if (dk && typeof dk !== 'string') await dk.stop();
     await d?.cleanup();
   });
@@ -503,7 +544,7 @@ describe('Dockerfile snippets against Docker\'s classic builder', { skip: proces
       if (typeof dk === 'string') { t.skip(dk); return; }
       const docker = dk;
       const cli: Cli = (a) => docker.docker(a);
-      return runRow({ cli, inspect: cliInspect(cli) }, ctx, row);
+      return runRow({ cli, inspect: cliInspect(cli) }, ctx, row, files.url);
     });
   }
 });
