@@ -37,7 +37,7 @@ import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from '.
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
 import { collectSources, destPath, hashSources, type BuildContext, type SourceSet } from './context.js';
-import { collectParents, download, mkdirAllInRoot, resolveOwner, writeSources } from './copy.js';
+import { collectParents, download, mkdirAllInRoot, parseChmod, resolveOwner, writeSources } from './copy.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -679,15 +679,11 @@ class BuildRun {
       else srcs.push(w);
     }
     const chmodStr = flag('chmod');
-    let chmod: number | undefined;
-    if (chmodStr !== undefined) {
-      if (!/^[0-7]{3,4}$/.test(chmodStr)) throw invalid(`invalid chmod parameter: ${chmodStr}: only octal modes are supported`);
-      chmod = parseInt(chmodStr, 8);
-    }
+    const chmod = chmodStr === undefined ? undefined : parseChmod(chmodStr);
     const chown = flag('chown');
     const excludes = (fl.get('exclude') as string[] | undefined)?.map((e) => this.lex.processWord(e, env));
     const from = isAdd ? undefined : flag('from');
-    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod, chown, from, excludes, parents: fl.get('parents'), unpack: fl.get('unpack'), inline: inline.map((i) => i.name) })}`;
+    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod: chmodStr, chown, from, excludes, parents: fl.get('parents'), unpack: fl.get('unpack'), inline: inline.map((i) => i.name) })}`;
 
     // Where the sources are: the context, another stage's image, or an image.
     let fromImage: string | undefined;

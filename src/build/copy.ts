@@ -20,7 +20,8 @@ import { cleanPath, globRegExp } from './dockerignore.js';
 export interface Download { file: string; name: string; digest: string; mtime?: number }
 
 export async function writeSources(root: string, dest: string, set: SourceSet, o: {
-  chmod?: number; owner: { uid: number; gid: number }; keepOwner: boolean;
+  /** --chmod: octal bits, or a symbolic mode computed from each file's own (see parseChmod). */
+  chmod?: Chmod; owner: { uid: number; gid: number }; keepOwner: boolean;
   /** ADD: local archives are unpacked (unless --unpack=false). */
   unpack: boolean;
   /** ADD --unpack=true: downloaded archives too. */
@@ -61,8 +62,15 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
     plain.push(it);
   }
   const inline = o.inline.map((i) => ({ name: rename ?? i.name, content: i.content }));
-  if (plain.length || inline.length) {
-    await extractInRoot(root, destDir, copyTar(plain, { chmod: o.chmod, inline, keepOwner: o.keepOwner }, inline.length ? undefined : rename), o.keepOwner ? {} : { chown });
+  // A symbolic mode goes into each item's own mode (copyTar writes an item's mode as it is given).
+  const symbolic = typeof o.chmod === 'function' ? o.chmod : undefined;
+  const octal = typeof o.chmod === 'number' ? o.chmod : undefined;
+  const items = symbolic ? plain.map((it) => withMode(it, symbolic(it.st.mode & 0o7777, it.st.isDirectory()))) : plain;
+  if (inline.length) {
+    await extractInRoot(root, destDir, copyTar([], { chmod: symbolic ? symbolic(0o644, false) : octal, inline }), { chown });
+  }
+  if (items.length) {
+    await extractInRoot(root, destDir, copyTar(items, { chmod: octal, keepOwner: o.keepOwner }, rename), o.keepOwner ? {} : { chown });
   }
   for (const dl of o.downloads) {
     const tar = o.unpackDownloads ? await openArchive(dl.file) : undefined;
@@ -72,8 +80,75 @@ export async function writeSources(root: string, dest: string, set: SourceSet, o
     }
     const st = fs.statSync(dl.file);
     const item: CopyItem = { abs: dl.file, name: rename ?? dl.name, st };
-    await extractInRoot(root, destDir, copyTar([item], { chmod: o.chmod ?? 0o600 }), { chown });
+    await extractInRoot(root, destDir, copyTar([item], { chmod: symbolic ? symbolic(0o600, false) : octal ?? 0o600 }), { chown });
   }
+}
+
+/** --chmod: octal bits for everything, or a function of a file's mode (and whether it is a directory). */
+export type Chmod = number | ((mode: number, isDir: boolean) => number);
+
+/** The item with other permission bits (its file type kept: fs.Stats' is* methods read `mode`). */
+function withMode(it: CopyItem, perm: number): CopyItem {
+  const st = Object.assign(Object.create(Object.getPrototypeOf(it.st) as object) as fs.Stats, it.st, { mode: (it.st.mode & ~0o7777) | perm });
+  return { ...it, st };
+}
+
+const WHO: Record<string, number> = { u: 0o4700, g: 0o2070, o: 0o1007 };
+const RWX: Record<string, number> = { u: 0o700, g: 0o070, o: 0o007 };
+
+/**
+ * --chmod's value: an octal mode ("755", up to 07777), or a symbolic one as chmod(1) takes it
+ * (Dockerfile 1.14), with no umask: comma-separated clauses of who (u, g, o, a; none is a), then
+ * one or more operators (+, -, =) each with permissions (r, w, x, X: x for directories and files
+ * already executable by someone, s, t) or a class to copy (u, g, o). "u=rwX,go=rX" makes
+ * directories 755 and files 644 or 755.
+ */
+export function parseChmod(spec: string): Chmod {
+  if (/^[0-7]+$/.test(spec)) {
+    const n = parseInt(spec, 8);
+    if (n > 0o7777) throw invalid(`invalid chmod parameter: '${spec}'. it should be octal string and between 0 and 07777`);
+    return n;
+  }
+  const bad = () => invalid(`invalid chmod parameter: '${spec}': not an octal or symbolic mode (such as 755 or u=rwX,go=rX)`);
+  const clauses = spec.split(',').map((c) => {
+    const m = /^([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)$/.exec(c);
+    if (!m) throw bad();
+    const who = m[1]!.replace(/a/g, 'ugo') || 'ugo';
+    const actions = [...m[2]!.matchAll(/([-+=])([ugo]|[rwxXst]*)/g)].map((a) => ({ op: a[1]!, perm: a[2]! }));
+    return { who, actions };
+  });
+  return (mode: number, isDir: boolean) => {
+    let cur = mode & 0o7777;
+    for (const { who, actions } of clauses) {
+      // The bits this clause may touch: rwx of each class, setuid/setgid of u/g, sticky of o.
+      let mask = 0;
+      for (const w of new Set(who)) mask |= WHO[w]!;
+      for (const { op, perm } of actions) {
+        let bits = 0;
+        if (/^[ugo]$/.test(perm)) {
+          // Copy a class's rwx bits to the clause's classes.
+          const shift = { u: 6, g: 3, o: 0 }[perm as 'u' | 'g' | 'o'];
+          const rwx = (cur >> shift) & 7;
+          for (const w of new Set(who)) bits |= rwx << { u: 6, g: 3, o: 0 }[w as 'u' | 'g' | 'o'];
+        } else {
+          let cls = 0;
+          for (const w of new Set(who)) cls |= RWX[w]!;
+          for (const p of perm) {
+            if (p === 'r') bits |= cls & 0o444;
+            else if (p === 'w') bits |= cls & 0o222;
+            else if (p === 'x') bits |= cls & 0o111;
+            else if (p === 'X') { if (isDir || (cur & 0o111)) bits |= cls & 0o111; }
+            else if (p === 's') bits |= mask & 0o6000;
+            else if (p === 't') bits |= mask & 0o1000;
+          }
+        }
+        if (op === '+') cur |= bits;
+        else if (op === '-') cur &= ~bits;
+        else cur = (cur & ~mask) | (bits & mask);
+      }
+    }
+    return cur;
+  };
 }
 
 /**
