@@ -26,6 +26,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { BargeError, invalid, messageOf, notFound } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { signalNumber } from '../lib/signals.js';
 import type { ImageService } from '../image/service.js';
 import type { ContainerService } from '../container/service.js';
 import type { ContainerDefaults } from '../image/oci.js';
@@ -479,7 +480,7 @@ class BuildRun {
       case 'stopsignal': {
         noArgs();
         const sig = this.word(rest.trim(), st);
-        if (!/^(SIG)?[A-Z0-9+-]+$/i.test(sig)) throw invalid(`Invalid signal: ${sig}`);
+        signalNumber(sig); // a name or number the engine knows, as Docker checks ("Invalid signal: SIGFOO")
         return this.configStep(st, `STOPSIGNAL ${sig}`, (c) => { c.StopSignal = sig; });
       }
       case 'healthcheck': {
