@@ -70,6 +70,17 @@ const ROWS: Row[] = [
   { what: 'CRLF line endings', df: 'FROM busybox\r\nENV A=1\r\nRUN echo x \\\r\n  y > /f\r\nCOPY <<EOF /h\r\nhd\r\nEOF\r\n',
     config: (c) => assert.equal(env(c, 'A'), '1'), files: { '/f': { content: 'x y\n' }, '/h': { content: 'hd\n' } }, classic: BK },
   { what: 'unknown instruction', df: D('FROM busybox', 'FROOM busybox'), fails: /unknown instruction: FROOM/i },
+  // Bad input: each stops the build with a message that says what is wrong.
+  { what: 'an instruction before FROM', df: D('RUN true', 'FROM busybox'), fails: /no build stage in current context/ },
+  { what: 'an unknown flag', df: D('FROM busybox', 'COPY --foo=1 a.txt /'), fails: /unknown flag: (--)?foo/i },
+  { what: 'an unterminated heredoc', df: D('FROM busybox', 'RUN <<EOF', 'echo x'), fails: /heredoc|EOF/, classic: BK },
+  { what: 'ENV without a value', df: D('FROM busybox', 'ENV A'), fails: /ENV must have two arguments/ },
+  { what: 'LABEL with a blank name', df: D('FROM busybox', 'LABEL =x'), fails: /can ?not be blank/ },
+  { what: 'EXPOSE of a bad port', df: D('FROM busybox', 'EXPOSE abc'), fails: /invalid (containerPort|port)|abc/i },
+  { what: 'STOPSIGNAL of an unknown signal', df: D('FROM busybox', 'STOPSIGNAL SIGFOO'), fails: /Invalid signal|SIGFOO/ },
+  { what: 'HEALTHCHECK with a bad duration', df: D('FROM busybox', 'HEALTHCHECK --interval=abc CMD true'), fails: /interval|duration|abc/i },
+  { what: 'FROM with a stray AS', df: D('FROM busybox AS'), fails: /FROM requires either one or three arguments/ },
+  { what: 'an empty WORKDIR, USER, MAINTAINER', df: D('FROM busybox', 'WORKDIR'), fails: /WORKDIR requires (exactly )?one argument|requires at least one argument/ },
 
   // ---- Environment replacement ----
   // One ENV instruction substitutes with the values from before it (the reference's abc/def example).
