@@ -55,6 +55,8 @@ const ROWS: Row[] = [
     files: { '/f': { content: 'a b\n' } } },
   { what: 'with escape=` a backslash is a plain character', df: D('# syntax=docker/dockerfile:1', '# escape=`', 'FROM busybox', 'ENV P=C:\\dir Q="a`"b"'),
     config: (c) => { assert.equal(env(c, 'P'), 'C:\\dir'); assert.equal(env(c, 'Q'), 'a"b'); } },
+  { what: 'the check directive is a directive (what follows it still is)', df: D('# check=skip=all', '# escape=`', 'FROM busybox', 'RUN echo a `', '  b > /f'),
+    files: { '/f': { content: 'a b\n' } }, classic: 'dockerd 20.10 does not know the check directive' },
   { what: 'directives are case-insensitive and may have spaces around "="', df: D('#ESCAPE = `', 'FROM busybox', 'RUN echo a `', '  b > /f'),
     files: { '/f': { content: 'a b\n' } } },
   { what: 'a directive after a comment is a comment', df: D('# hello', '# escape=`', 'FROM busybox', 'RUN echo a \\', '  b > /f'),
@@ -215,6 +217,8 @@ const ROWS: Row[] = [
     config: (c) => { assert.equal(env(c, 'B'), 'xy'); assert.equal(env(c, 'EARLY'), '[]'); } },
   { what: 'automatic platform ARGs', df: D('ARG BUILDPLATFORM', 'FROM --platform=$BUILDPLATFORM busybox', 'ARG TARGETOS', 'ARG TARGETARCH', 'ARG TARGETPLATFORM', 'ENV T=$TARGETOS/$TARGETARCH P=$TARGETPLATFORM'),
     config: (c) => { assert.equal(env(c, 'T'), `linux/${ARCH}`); assert.match(env(c, 'P') ?? '', new RegExp(`^linux/${ARCH}`)); }, classic: BK },
+  { what: 'platform ARGs are there for FROM without a declaration, and empty in a stage without one', df: D('FROM --platform=$BUILDPLATFORM busybox', 'ENV T=[$TARGETARCH]'),
+    config: (c) => assert.equal(env(c, 'T'), '[]'), classic: BK },
   { what: 'predefined proxy args: usable in RUN, kept out of the history', df: 'FROM busybox\nRUN echo "$HTTP_PROXY" > /p', args: ['--build-arg', 'HTTP_PROXY=http://proxy.example:3128'],
     config: (c, img) => { assert.ok(img.History.some((h) => h.includes('echo "$HTTP_PROXY"')), img.History.join(' | ')); assert.ok(!img.History.some((h) => h.includes('proxy.example')), img.History.join(' | ')); assert.equal(env(c, 'HTTP_PROXY'), undefined); }, files: { '/p': { content: 'http://proxy.example:3128\n' } } },
 
@@ -231,6 +235,10 @@ const ROWS: Row[] = [
     files: { '/nt/notatar.tar': { content: 'not a tar\n' } }, sh: ['zcat /nt/text.gz', 'plain\n'] },
   { what: 'ADD extracts tars a wildcard matches, not tars inside a directory source', df: D('FROM busybox', 'ADD arch*.tar /wt/', 'ADD tardir /td/'),
     files: { '/wt/inside.txt': { content: 'inside\n' }, '/td/in.tar': { type: 'file' }, '/td/inside.txt': { absent: true } } },
+  { what: 'ADD --exclude', df: D('FROM busybox', 'ADD --exclude=*.log dir /ae/'),
+    sh: ['ls /ae', 'keep.txt\n'], classic: BK },
+  { what: 'COPY --from an image by name and tag', df: D('FROM busybox', 'COPY --from=busybox:latest /etc/group /g'),
+    files: { '/g': { mode: '644' } } },
   { what: 'ADD --chown with a user name', df: D('FROM busybox', 'ADD --chown=nobody b.txt /bn'),
     files: { '/bn': { owner: '65534:65534', content: 'b\n' } }, classic: 'the classic builder looks a lone user name up as a group too' },
   { what: 'ADD --unpack=false copies a local tar as it is', df: D('FROM busybox', 'ADD --unpack=false arch.tar /np/'),
@@ -319,6 +327,7 @@ const ROWS: Row[] = [
     config: (c) => assert.deepEqual(c.OnBuild, ['RUN echo triggered > /onbuild', 'COPY onb.txt /onb/']) },
   { what: 'ONBUILD triggers run in the child build, in order, on its context, and are not inherited', df: 'FROM snip-onbuild\nRUN cat /onbuild > /after',
     config: (c) => assert.ok(!c.OnBuild || c.OnBuild.length === 0), files: { '/after': { content: 'triggered\n' }, '/onb/onb.txt': { content: 'onbuild\n' } } },
+  { what: 'ONBUILD FROM is refused', df: 'FROM busybox\nONBUILD FROM busybox', fails: /FROM isn't allowed as an ONBUILD trigger/ },
   { what: 'ONBUILD ONBUILD is refused', df: 'FROM busybox\nONBUILD ONBUILD RUN true', fails: /ONBUILD ONBUILD/ },
 
   // ---- Multi-stage ----
