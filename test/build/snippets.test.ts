@@ -302,6 +302,8 @@ const ROWS: Row[] = [
     sh: ['find /par -type f', '/par/p/q/deep.txt\n'], classic: BK },
   { what: 'COPY --parents keeps only what follows a "/./" pivot', df: '# syntax=docker/dockerfile:1.7-labs\nFROM busybox\nCOPY --parents ./x/./y/*.txt /piv/',
     sh: ['find /piv -type f | sort', '/piv/y/a.txt\n/piv/y/b.txt\n'], classic: BK },
+  { what: 'COPY --parents with a pivot, from a stage, of a directory', df: '# syntax=docker/dockerfile:1.7-labs\nFROM busybox AS st\nRUN mkdir -p /opt/app/lib && echo l > /opt/app/lib/l.so\nFROM busybox\nCOPY --from=st --parents /opt/./app/lib /pv/',
+    files: { '/pv/app/lib/l.so': { content: 'l\n' }, '/pv/opt': { absent: true } }, classic: BK },
   { what: 'COPY --parents with **', df: '# syntax=docker/dockerfile:1.7-labs\nFROM busybox\nCOPY --parents ./src/**/*.txt /pp/',
     sh: ['find /pp -type f | sort', '/pp/src/a.txt\n/pp/src/x/b.txt\n/pp/src/x/y/c.txt\n'], classic: BK },
   { what: 'COPY --link', df: 'FROM busybox\nCOPY --link --chown=3:3 a.txt /linked',
