@@ -471,16 +471,19 @@ function cliInspect(cli: Cli): Engine['inspect'] {
   };
 }
 
-function checkFiles(cli: Cli, id: string, files: Record<string, FileWant>): void {
-  const paths = Object.keys(files);
-  const script = paths.map((p) => {
+/** A shell script printing, for each path, "@@", stat's mode, owner and type, then the file's content or the link's target. */
+function filesScript(files: Record<string, FileWant>): string {
+  return Object.keys(files).map((p) => {
     const q = `'${p.replace(/'/g, `'\\''`)}'`;
     return `echo @@; stat -c '%a %u:%g %F' ${q} 2>/dev/null || echo absent; if [ -L ${q} ]; then readlink ${q}; elif [ -f ${q} ]; then cat ${q}; fi`;
   }).join('; ');
-  const r = cli(['run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'sh', id, '-c', script], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const chunks = r.stdout.split('@@\n').slice(1);
-  assert.equal(chunks.length, paths.length, r.stdout);
+}
+
+/** Checks what filesScript printed against what the row wants. */
+function checkFiles(out: string, files: Record<string, FileWant>): void {
+  const paths = Object.keys(files);
+  const chunks = out.split('@@\n').slice(1);
+  assert.equal(chunks.length, paths.length, out);
   for (const [i, p] of paths.entries()) {
     const want = files[p]!;
     const chunk = chunks[i]!;
@@ -518,11 +521,18 @@ async function runRow(e: Engine, ctx: string, row: Row, url: string): Promise<vo
     const img = await e.inspect(id);
     row.config(img.Config, img);
   }
-  if (row.files) checkFiles(cli, id, row.files);
-  if (row.sh) {
-    const r = cli(['run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'sh', id, '-c', row.sh[0]], { timeoutMs: 60_000 });
+  if (row.files || row.sh) {
+    // One container for both: the files' listing, then the row's command after a marker.
+    const script = [...(row.files ? [filesScript(row.files)] : []), ...(row.sh ? [`echo @@SH; ${row.sh[0]}`] : [])].join('; ');
+    const r = cli(['run', '--rm', '--network', 'none', '--user', '0', '--entrypoint', 'sh', id, '-c', script], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
-    if (typeof row.sh[1] === 'string') assert.equal(r.stdout, row.sh[1]); else assert.match(r.stdout, row.sh[1]);
+    const at = row.sh ? r.stdout.indexOf('@@SH\n') : r.stdout.length;
+    assert.ok(at >= 0, r.stdout);
+    if (row.files) checkFiles(r.stdout.slice(0, at), row.files);
+    if (row.sh) {
+      const out = r.stdout.slice(at + '@@SH\n'.length);
+      if (typeof row.sh[1] === 'string') assert.equal(out, row.sh[1]); else assert.match(out, row.sh[1]);
+    }
   }
 }
 
