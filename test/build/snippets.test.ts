@@ -295,7 +295,7 @@ const ROWS: Row[] = [
     files: { '/m': { mode: '440' } }, classic: BK },
   { what: 'COPY --chmod, symbolic (u=rwX,go=rX; +x; g=u; go-r,u-w)', df: D('FROM busybox', 'COPY --chmod=u=rwX,go=rX exec.sh dir /sym/', 'COPY --chmod=+x a.txt /px', 'COPY --chmod=g=u a.txt /gu', 'COPY --chmod=go-r,u-w <<EOF /hd\nx\nEOF'),
     files: { '/sym/exec.sh': { mode: '755' }, '/sym/keep.txt': { mode: '644' }, '/px': { mode: '755' }, '/gu': { mode: '664' }, '/hd': { mode: '400' } }, classic: BK },
-  { what: 'COPY --chmod with a bad mode fails', df: D('FROM busybox', 'COPY --chmod=u+q a.txt /x'), fails: /invalid chmod parameter/ },
+  { what: 'COPY --chmod with a bad mode fails', df: D('FROM busybox', 'COPY --chmod=u+q a.txt /x'), fails: /invalid chmod parameter/, classic: '--chmod is BuildKit only' },
   { what: 'COPY --exclude', df: '# syntax=docker/dockerfile:1.7-labs\nFROM busybox\nCOPY --exclude=*.log dir /e/\nCOPY --exclude=*.txt --exclude=*.md hom* /mydir/',
     sh: ['ls /e /mydir', '/e:\nkeep.txt\n\n/mydir:\nhomely.sh\n'], classic: BK },
   { what: 'COPY --parents', df: '# syntax=docker/dockerfile:1.7-labs\nFROM busybox\nCOPY --parents p/q/*.txt /par/',
