@@ -26,6 +26,7 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { BargeError, invalid, messageOf, notFound } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+import { signalNumber } from '../lib/signals.js';
 import type { ImageService } from '../image/service.js';
 import type { ContainerService } from '../container/service.js';
 import type { ContainerDefaults } from '../image/oci.js';
@@ -33,12 +34,11 @@ import { hostPlatform } from '../image/oci.js';
 import { applyChanges } from '../image/changes.js';
 import { familiarString, parseTagTarget } from '../image/reference.js';
 import { readLogs } from '../container/logs.js';
-import { resolveInRoot } from '../snapshot/scoped.js';
 import { parseDockerfile, parseFlags, splitKeyValues, type Instruction } from './parser.js';
 import { ShellLex, type Env } from './shellwords.js';
 import type { BuildCache } from './cache.js';
 import { collectSources, destPath, hashSources, type BuildContext, type SourceSet } from './context.js';
-import { download, resolveOwner, writeSources } from './copy.js';
+import { collectParents, download, mkdirAllInRoot, parseChmod, resolveOwner, writeSources } from './copy.js';
 
 export interface BuildOptions {
   /** The Dockerfile's path in the context. */
@@ -316,7 +316,12 @@ class BuildRun {
         }
       }
       st.imageId = id;
-      if (id) st.config = structuredClone(this.d.images.get(id)!.config.config ?? {});
+      if (id) {
+        const base = this.d.images.get(id)!.config;
+        st.config = structuredClone(base.config ?? {});
+        // The base's author carries over (BuildKit's whole image does) until a MAINTAINER of this stage.
+        if (base.author) st.author = base.author;
+      }
       st.out(` ---> ${id ? id.slice(7, 19) : ''}\n`);
     } else {
       st.out(' ---> \n');
@@ -384,9 +389,17 @@ class BuildRun {
         noArgs();
         const p = this.word(rest.trim(), st);
         const wd = path.posix.resolve(st.config.WorkingDir || '/', p);
+        const user = st.config.User;
         return this.layerStep(st, `WORKDIR ${wd}`, `#(nop) WORKDIR ${wd}`, (c) => { c.WorkingDir = wd; }, async (root) => {
-          const r = resolveInRoot(root, wd, { followLast: true, mkdirs: true });
-          try { if (!r.lstat()) fs.mkdirSync(r.proc, 0o755); } finally { r.close(); }
+          // The directories it creates belong to the current USER (as with BuildKit), so that a
+          // `USER app` + `WORKDIR /home/app` stage can write there.
+          let owner: { uid: number; gid: number } | undefined;
+          if (user) {
+            try { owner = resolveOwner(root, user); } catch (e) {
+              st.out(`[WARNING]: WORKDIR ${wd}: created as root: ${messageOf(e)}\n`);
+            }
+          }
+          mkdirAllInRoot(root, wd, owner ?? { uid: 0, gid: 0 }, `WORKDIR ${wd}`);
         });
       }
       case 'env': {
@@ -435,7 +448,8 @@ class BuildRun {
       case 'cmd': {
         const cmd = ins.json ?? [...this.shell(st), rest];
         st.cmdSet = true;
-        return this.configStep(st, `CMD ${JSON.stringify(cmd)}`, (c) => { c.Cmd = cmd; if (!ins.json) c.ArgsEscaped = true; });
+        // BuildKit marks every CMD so (the classic builder only on Windows); runtimes on Linux ignore it.
+        return this.configStep(st, `CMD ${JSON.stringify(cmd)}`, (c) => { c.Cmd = cmd; c.ArgsEscaped = true; });
       }
       case 'entrypoint': {
         const ep = ins.json ?? (rest.trim() ? [...this.shell(st), rest] : null);
@@ -450,7 +464,8 @@ class BuildRun {
       }
       case 'volume': {
         noArgs();
-        const vols = ins.json ?? this.lex.processWords(rest, this.stageEnv(st));
+        const venv = this.stageEnv(st);
+        const vols = ins.json ? ins.json.map((w) => this.lex.processWord(w, venv)) : this.lex.processWords(rest, venv);
         for (const v of vols) if (!v.trim()) throw invalid('VOLUME specified can not be an empty string');
         return this.configStep(st, `VOLUME ${JSON.stringify(vols)}`, (c) => {
           c.Volumes = { ...(c.Volumes ?? {}) };
@@ -465,7 +480,7 @@ class BuildRun {
       case 'stopsignal': {
         noArgs();
         const sig = this.word(rest.trim(), st);
-        if (!/^(SIG)?[A-Z0-9+-]+$/i.test(sig)) throw invalid(`Invalid signal: ${sig}`);
+        signalNumber(sig); // a name or number the engine knows, as Docker checks ("Invalid signal: SIGFOO")
         return this.configStep(st, `STOPSIGNAL ${sig}`, (c) => { c.StopSignal = sig; });
       }
       case 'healthcheck': {
@@ -651,7 +666,8 @@ class BuildRun {
       : { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'list' });
     const env = this.stageEnv(st);
     const flag = (n: string) => { const v = fl.get(n) as string | undefined; return v === undefined ? undefined : this.lex.processWord(v, env); };
-    const words = ins.json ?? this.lex.processWords(ins.rest, env);
+    // Both forms substitute; each element of the JSON form is one word.
+    const words = ins.json ? ins.json.map((w) => this.lex.processWord(w, env)) : this.lex.processWords(ins.rest, env);
     if (words.length < 2) throw invalid(`${ins.keyword.toUpperCase()} requires at least two arguments, but only one was provided. Destination could not be determined.`);
     const dest = destPath(words[words.length - 1]!, st.config.WorkingDir ?? '/');
     const heredocNames = new Map(ins.heredocs.map((h) => [h.name, h]));
@@ -664,15 +680,11 @@ class BuildRun {
       else srcs.push(w);
     }
     const chmodStr = flag('chmod');
-    let chmod: number | undefined;
-    if (chmodStr !== undefined) {
-      if (!/^[0-7]{3,4}$/.test(chmodStr)) throw invalid(`invalid chmod parameter: ${chmodStr}: only octal modes are supported`);
-      chmod = parseInt(chmodStr, 8);
-    }
+    const chmod = chmodStr === undefined ? undefined : parseChmod(chmodStr);
     const chown = flag('chown');
     const excludes = (fl.get('exclude') as string[] | undefined)?.map((e) => this.lex.processWord(e, env));
     const from = isAdd ? undefined : flag('from');
-    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod, chown, from, excludes, parents: fl.get('parents'), unpack: fl.get('unpack'), inline: inline.map((i) => i.name) })}`;
+    const what = `${ins.keyword.toUpperCase()} ${JSON.stringify({ srcs, dest, chmod: chmodStr, chown, from, excludes, parents: fl.get('parents'), unpack: fl.get('unpack'), inline: inline.map((i) => i.name) })}`;
 
     // Where the sources are: the context, another stage's image, or an image.
     let fromImage: string | undefined;
@@ -701,14 +713,16 @@ class BuildRun {
       }
       const run = async (sourceRoot: string | undefined): Promise<void> => {
         let set: SourceSet = { items: [], multiple: false, singleFile: false };
-        if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents: fl.get('parents') === true, fromContext: !fromImage });
+        const parents = fl.get('parents') === true;
+        if (parents && localSrcs.some((s) => s.includes('/./') || s.includes('**'))) set = collectParents(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, fromContext: !fromImage });
+        else if (localSrcs.length) set = collectSources(sourceRoot ?? this.ctx.dir, localSrcs, { excludes, parents, fromContext: !fromImage });
         const multiple = set.multiple || (localSrcs.length + inline.length + downloads.length) > 1;
         if (multiple && !dest.endsWith('/')) throw invalid(`When using ${ins.keyword.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`);
         const hash = fromImage ? `${fromImage}` : hashSources(set, this.ctx.hashOf);
         const inlineHash = inline.map((i) => createHash('sha256').update(i.content).digest('hex')).join(',');
         await this.layerStep(st, what, `#(nop) ${ins.keyword.toUpperCase()} ${srcs.length ? 'multi' : 'file'}:${(hash + inlineHash + extraHash).slice(7, 71)} in ${dest} `, () => undefined, async (root) => {
           const owner = chown ? resolveOwner(root, chown) : { uid: 0, gid: 0 };
-          await writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, inline, downloads });
+          await writeSources(root, dest, set, { chmod, owner, keepOwner: !!fromImage && !chown, unpack: isAdd && fl.get('unpack') !== false, unpackDownloads: isAdd && fl.get('unpack') === true, inline, downloads });
         }, hash + inlineHash + extraHash);
       };
       if (fromImage) {

@@ -137,7 +137,10 @@ export class IgnoreMatcher {
   }
 }
 
-/** Go's filepath.Match of a whole slash path (COPY source wildcards): `*` stays within a component. */
-export function globRegExp(pattern: string): RegExp {
-  return compile(pattern.replace(/\*\*+/g, '*'));
+/**
+ * Go's filepath.Match of a whole slash path (COPY source wildcards): `*` stays within a component.
+ * With `doubleStar` (COPY --parents), `**` matches any number of directories, as in .dockerignore.
+ */
+export function globRegExp(pattern: string, o: { doubleStar?: boolean } = {}): RegExp {
+  return compile(o.doubleStar ? pattern : pattern.replace(/\*\*+/g, '*'));
 }

@@ -188,9 +188,20 @@ export class ShellLex {
   }
 }
 
+/**
+ * A variable name after "$" or "${", as the shell (and BuildKit's lexer) reads it: a run of digits
+ * (a positional parameter: `$1abc` is `$1` then "abc"), one special parameter character (`$-`, `$$`,
+ * `$@`...: never set in a build, so empty), or letters, digits and "_". "" when there is none.
+ */
 function readName(sc: Scanner): string {
+  const c = sc.peek();
   let n = '';
-  while (!sc.eof && /[A-Za-z0-9_]/.test(sc.peek())) n += sc.next();
+  if (/[0-9]/.test(c)) {
+    while (!sc.eof && /[0-9]/.test(sc.peek())) n += sc.next();
+    return n;
+  }
+  if (c !== '' && '@*#?-$!'.includes(c)) return sc.next();
+  while (!sc.eof && /[\p{L}\p{Nd}_]/u.test(sc.peek())) n += sc.next();
   return n;
 }
 

@@ -6,6 +6,7 @@ import { parseDockerfile, parseFlags, splitKeyValues } from '../../src/build/par
 import { ShellLex } from '../../src/build/shellwords.js';
 import { IgnoreMatcher, parseDockerignore } from '../../src/build/dockerignore.js';
 import { destPath } from '../../src/build/context.js';
+import { parseChmod } from '../../src/build/copy.js';
 
 describe('Dockerfile parser', () => {
   test('instructions, case-insensitive keywords, comments and blank lines', () => {
@@ -125,7 +126,10 @@ describe('variable substitution (Environment replacement)', () => {
     ['${P//\\//:}', ':usr:local:bin:python'],
     ['a\\ b', 'a b'],
     ['$', '$'],
-    ['$1x', ''],
+    // A positional parameter is its digits only, a special parameter one character (BuildKit's lexer).
+    ['$1x', 'x'],
+    ['$12-$-$$', '-'],
+    ['${1}y', 'y'],
   ];
   for (const [input, want] of cases) {
     test(`${input} -> ${JSON.stringify(want)}`, () => assert.equal(lex.processWord(input, lookup), want));
@@ -215,5 +219,34 @@ describe('COPY destinations', () => {
     assert.equal(destPath('/abs/y', '/src'), '/abs/y');
     assert.equal(destPath('../up', '/a/b'), '/a/up');
     assert.equal(destPath('x', ''), '/x');
+  });
+});
+
+describe('COPY --chmod modes', () => {
+  // [spec, mode, isDir, want]
+  const cases: [string, number, boolean, number][] = [
+    ['755', 0o600, false, 0o755],
+    ['07777', 0o600, false, 0o7777],
+    ['u=rwX,go=rX', 0o644, false, 0o644],
+    ['u=rwX,go=rX', 0o744, false, 0o755],
+    ['u=rwX,go=rX', 0o700, true, 0o755],
+    ['+x', 0o644, false, 0o755],
+    ['go=u-w', 0o754, false, 0o755],
+    ['g=u', 0o640, false, 0o660],
+    ['go=', 0o777, false, 0o700],
+    ['u+s', 0o755, false, 0o4755],
+    ['g+s,+t', 0o755, false, 0o3755],
+    ['o+s', 0o755, false, 0o755],
+    ['a-w', 0o666, false, 0o444],
+    ['=r', 0o4777, false, 0o444],
+  ];
+  for (const [spec, mode, isDir, want] of cases) {
+    test(`${spec} on ${mode.toString(8)}${isDir ? ' (dir)' : ''} -> ${want.toString(8)}`, () => {
+      const c = parseChmod(spec);
+      assert.equal(typeof c === 'number' ? c : c(mode, isDir), want);
+    });
+  }
+  test('bad modes are refused', () => {
+    for (const bad of ['', 'u+q', 'z=r', '17777', 'u', '8']) assert.throws(() => parseChmod(bad), /invalid chmod parameter/, bad);
   });
 });
