@@ -66,6 +66,7 @@ export class Router {
     if (found === null) return sendError(res, new BargeError('notFound', `page not found`), upgrade);
     if (found === 'methodNotAllowed') return sendError(res, new BargeError('invalid', `method ${req.method} not allowed for ${path}`), upgrade, 405);
     const ctx: Ctx = { req, res, params: found.params, query: url.searchParams, version, upgrade };
+    log.debug('request', { method: req.method, path });
     try {
       await found.handler(ctx);
     } catch (err) {

@@ -1,5 +1,6 @@
 // barged: start-up, wiring of the subsystems, recovery, shutdown.
 // Containers outlive barged (their monitors own them): stopping barged leaves them running.
+import { stopHelper, useHelper } from '../host/helper.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
   const runtime = findExecutable(config.runtime);
   const monitor = path.resolve(here, '../../bin/bargemon');
   if (!fs.existsSync(monitor)) throw new Error(`the container monitor ${monitor} is missing: run "npm run build"`);
+  useHelper(path.resolve(here, '../../bin/bargehelper'));
 
   const events = new EventBus();
   const images = await ImageService.open(config.dataRoot, { events });
@@ -128,6 +130,7 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
       health.close();
       containers.close();
       await network.close();
+      stopHelper();
       fs.rmSync(config.pidfile, { force: true });
     },
   };

@@ -16,7 +16,7 @@
 //
 // Once the container's process has exited the monitor writes the exit file, sends EXIT to every
 // client, and goes away: readExitFile() is the record that outlives it.
-import { spawn } from 'node:child_process';
+import { runProgram } from '../host/helper.js';
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -136,19 +136,10 @@ export function monitorArgs(o: MonitorOptions): string[] {
  * Starts a monitor. The process we spawn forks the real monitor (which is then nobody's child
  * but init's or a subreaper's) and exits 0 once the socket listens, or non-zero with a message.
  */
-export function spawnMonitor(o: MonitorOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(o.binary, monitorArgs(o), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { if (stderr.length < 65536) stderr += d; });
-    child.on('error', reject);
-    // 'close': exited and stderr drained (the forked monitor points its stderr elsewhere at once)
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(stderr.trim() || `bargemon exited with ${signal ?? `status ${code}`}`));
-    });
-  });
+export async function spawnMonitor(o: MonitorOptions): Promise<void> {
+  // Run to its end (the forked monitor points its stdio elsewhere at once), in a session of its own.
+  const r = await runProgram([o.binary, ...monitorArgs(o)], { setsid: true });
+  if (r.code !== 0) throw new Error(r.stderr.trim() || `bargemon exited with status ${r.code}`);
 }
 
 /** The error start() rejects with when runc failed; runtimeMessage is runc's own text. */

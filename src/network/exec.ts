@@ -1,34 +1,23 @@
-// Running the system tools the network subsystem drives (ip, unshare, umount, iptables).
-// Each spawn costs ~2 ms here, so callers batch: one `ip -batch -` per step, fed on stdin.
+// Running the system tools the network subsystem drives (ip, iptables).
+// Each run costs a fork and an exec (~2 ms for ip), so callers batch: one `ip -batch -` per step, fed on stdin.
 import { ChildProcess, spawn } from 'node:child_process';
 import { internal } from '../lib/errors.js';
+import { runProgram, type RunResult } from '../host/helper.js';
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export type { RunResult };
 
-/** Run a command, feeding `input` on stdin; resolves with its exit code and output (never rejects on exit code). */
-export function runRaw(cmd: string, args: string[], input?: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e) => reject(internal(`cannot run ${cmd}: ${e.message}`)));
-    child.on('close', (code, signal) => resolve({
-      code: code ?? (signal ? 128 : 1),
-      stdout: Buffer.concat(out).toString('utf8'),
-      stderr: Buffer.concat(err).toString('utf8'),
-    }));
-    if (input !== undefined) {
-      child.stdin!.on('error', () => { /* the tool exited early: its exit code tells */ });
-      child.stdin!.end(input);
-    }
-  });
+/**
+ * Run a command (through bargehelper: no fork of barged), feeding `input` on stdin, inside the
+ * network namespace file `netns` if given; resolves with its exit code and output (never rejects
+ * on exit code).
+ */
+export function runRaw(cmd: string, args: string[], input?: string, netns?: string): Promise<RunResult> {
+  return runProgram([cmd, ...args], { input, netns });
 }
 
 /** Run a command; rejects with an internal error carrying its stderr unless it exits 0. */
-export async function run(cmd: string, args: string[], input?: string): Promise<string> {
-  const r = await runRaw(cmd, args, input);
+export async function run(cmd: string, args: string[], input?: string, netns?: string): Promise<string> {
+  const r = await runRaw(cmd, args, input, netns);
   if (r.code !== 0) {
     const what = [cmd, ...args].join(' ');
     const detail = (r.stderr || r.stdout).trim().replace(/\s+/g, ' ');

@@ -1,18 +1,18 @@
 // A container's network sandbox: a named network namespace (a bind mount of the namespace on a
 // file, as `ip netns add` does, but under barge's exec-root) and, on a bridge, a veth pair.
 //
-// Creating one costs two spawns:
-//   1. `unshare --net=<file> ip -batch -`: unshare makes the namespace and bind-mounts it on
-//      <file>, then ip runs *inside* it: lo up; `eth0` created there with its peer sent straight
-//      to the host namespace (/proc/<daemon pid>/ns/net); eth0's address, up, default route.
-//   2. `ip link set <veth> master <bridge> up` in the host namespace (through a long-lived
-//      `ip -batch` when the caller has one: see IpShell).
-// Removing one runs `ip link del <veth>` and `umount <file>` side by side, then unlinks the file.
+// Creating one:
+//   1. bargehelper makes the namespace (lo up) and bind-mounts it on <file> (no spawn);
+//   2. on a bridge, `ip -batch -` runs *inside* it: `eth0` created there with its peer sent
+//      straight to the host namespace (/proc/<daemon pid>/ns/net); eth0's address, up, default
+//      route; then `ip link set <veth> master <bridge> up` in the host namespace (through a
+//      long-lived `ip -batch` when the caller has one: see IpShell).
+// Removing one unmounts <file> (the namespace, eth0 and so its host peer go with it), then unlinks it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IpShell, run, runRaw } from './exec.js';
-import { internal } from '../lib/errors.js';
 import { linkExists } from './hostinfo.js';
+import { createNetns, unmountFs } from '../host/helper.js';
 
 export interface VethConfig {
   hostVeth: string;      // the host end's name, e.g. veth1a2b3c4
@@ -55,9 +55,9 @@ async function enslave(veths: VethConfig[], host?: IpShell): Promise<void> {
 export async function createSandbox(nsPath: string, veths: VethConfig[] = [], host?: IpShell): Promise<void> {
   fs.mkdirSync(path.dirname(nsPath), { recursive: true, mode: 0o711 });
   fs.closeSync(fs.openSync(nsPath, 'wx', 0o444));
-  const lines = ['link set lo up', ...vethLines(veths)];
   try {
-    await run('unshare', [`--net=${nsPath}`, 'ip', '-batch', '-'], lines.join('\n') + '\n');
+    await createNetns(nsPath);
+    if (veths.length) await run('ip', ['-batch', '-'], vethLines(veths).join('\n') + '\n', nsPath);
     await enslave(veths, host);
   } catch (e) {
     await destroySandbox(nsPath, veths.map((v) => v.hostVeth)).catch(() => undefined);
@@ -68,7 +68,7 @@ export async function createSandbox(nsPath: string, veths: VethConfig[] = [], ho
 /** Add veth pairs to an existing sandbox (network connect of a running container). */
 export async function addInterfaces(nsPath: string, veths: VethConfig[], host?: IpShell): Promise<void> {
   try {
-    await run('nsenter', [`--net=${nsPath}`, 'ip', '-batch', '-'], vethLines(veths).join('\n') + '\n');
+    await run('ip', ['-batch', '-'], vethLines(veths).join('\n') + '\n', nsPath);
     await enslave(veths, host);
   } catch (e) {
     for (const v of veths) if (linkExists(v.hostVeth)) await runRaw('ip', ['link', 'del', v.hostVeth]);
@@ -102,11 +102,7 @@ export async function destroySandbox(nsPath: string, hostVeths: string[] = []): 
   }
 }
 
-/** Unmount namespace files, one spawn for all of them; a path that is not mounted is not an error. */
+/** Unmount namespace files; a path that is not mounted is not an error. */
 export async function unmountAll(paths: string[]): Promise<void> {
-  if (!paths.length) return;
-  const r = await runRaw('umount', paths);
-  if (r.code === 0) return;
-  const failed = r.stderr.split('\n').filter((l) => l.trim() && !/not mounted|no mount point specified/.test(l));
-  if (failed.length) throw internal(`umount: ${failed.join('; ')}`);
+  await Promise.all(paths.map((p) => unmountFs(p)));
 }

@@ -1092,13 +1092,19 @@ export class NetworkService {
   }
 
   /** The IPAM cursors: losing them only changes which free address comes next, so no fsync. */
+  /** What saveCursors last wrote. */
+  private savedCursors = '';
+
   private saveCursors(): void {
     const cursors: Record<string, string> = {};
     for (const n of this.nets.values()) if (n.ipam) cursors[n.rec.id] = n.ipam.lastAllocated;
+    const text = JSON.stringify({ cursors }) + '\n';
+    if (text === this.savedCursors) return;   // most detaches, and every attach to none/host, change nothing
     const tmp = `${this.ipamFile}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify({ cursors }) + '\n');
+      fs.writeFileSync(tmp, text);
       fs.renameSync(tmp, this.ipamFile);
+      this.savedCursors = text;
     } catch (e) {
       log.warn('could not save the IPAM cursors', { error: (e as Error).message });
     }
