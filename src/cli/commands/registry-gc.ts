@@ -1,6 +1,7 @@
 // barge registry gc: frees the blobs no manifest references, in a registry root whose server is
 // stopped (as the reference registry's garbage-collect). See src/registry/server/gc.ts.
 import type { Cli } from '../cli.js';
+import * as path from 'node:path';
 
 export default async function registryGc(cli: Cli, argv: string[]): Promise<number> {
   const { flags } = cli.parse({ usage: '[OPTIONS]', description: 'Free registry blobs that no manifest references (run with the registry stopped)', flags: [
@@ -9,7 +10,7 @@ export default async function registryGc(cli: Cli, argv: string[]): Promise<numb
     { name: 'quiet', short: 'q', type: 'bool', description: 'Print only the summary' },
   ] }, argv, { exact: 0 });
   const { collectGarbage } = await import('../../registry/server/gc.js');
-  const path = await import('node:path');
+
   try {
     const quiet = flags.bool('quiet');
     const r = collectGarbage(path.resolve(flags.string('root')), { dryRun: flags.bool('dry-run'), log: quiet ? undefined : (l) => cli.out(l + '\n') });

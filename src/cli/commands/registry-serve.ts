@@ -1,6 +1,7 @@
 // barge registry serve: runs an OCI distribution registry in the foreground (its own process; barged
 // is not needed). Stops on SIGINT/SIGTERM. See src/registry/server/server.ts.
 import type { Cli } from '../cli.js';
+import * as path from 'node:path';
 
 export default async function registryServe(cli: Cli, argv: string[]): Promise<number> {
   const { flags } = cli.parse({ usage: '[OPTIONS]', description: 'Run an OCI distribution registry (in the foreground)', flags: [
@@ -23,7 +24,7 @@ export default async function registryServe(cli: Cli, argv: string[]): Promise<n
   if (auth !== 'none' && auth !== 'basic' && auth !== 'token') { cli.err(`invalid --auth ${JSON.stringify(auth)}: use none, basic or token\n`); return 125; }
   if (auth === 'basic' && !htpasswd) { cli.err('--auth basic needs --htpasswd FILE (make one with: htpasswd -Bc FILE USER)\n'); return 125; }
   const { serveRegistry } = await import('../../registry/server/server.js');
-  const path = await import('node:path');
+
   let reg;
   try {
     reg = await serveRegistry({
