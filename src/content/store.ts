@@ -105,11 +105,20 @@ export class ContentStore {
   }
 
   /** Publishes a finished ingest file (called by ContentWriter.commit). */
-  /* internal */ publish(tmp: string, digest: string): void {
+  /** Renames an ingest into place; the directory is synced here unless `syncDir` is false (then the caller does). */
+  /* internal */ publish(tmp: string, digest: string, syncDir = true): void {
     const target = this.blobPath(digest);
     if (fs.existsSync(target)) { fs.rmSync(tmp, { force: true }); return; }
     fs.renameSync(tmp, target);
-    fsyncDir(this.blobDir);
+    if (syncDir) fsyncDir(this.blobDir);
+  }
+
+  /** fsync of the blob directory by the thread pool. */
+  /* internal */ syncBlobDir(): Promise<void> {
+    return new Promise((resolve) => fs.open(this.blobDir, 'r', (e, fd) => {
+      if (e) { resolve(); return; }
+      fs.fsync(fd, () => fs.close(fd, () => resolve()));   // best effort, as fsyncDir
+    }));
   }
 
   has(digest: string): boolean {
@@ -263,6 +272,10 @@ export class ContentWriter {
 
   /** Verifies and publishes the blob. On mismatch the ingest is discarded and `invalid` thrown. */
   commit(expected: Expected = {}): BlobInfo {
+    return this.finish(expected, true);
+  }
+
+  private finish(expected: Expected, syncDir: boolean): BlobInfo {
     if (this.fd === null) throw invalid('content writer is closed');
     const want = { ...this.expected, ...expected };
     const digest = 'sha256:' + this.hash.digest('hex');
@@ -276,7 +289,7 @@ export class ContentWriter {
       if (!this.synced) fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);
       this.fd = null;
-      this.store.publish(this.tmp, digest);
+      this.store.publish(this.tmp, digest, syncDir);
       return { digest, size: this.written };
     } catch (e) {
       this.abort();
@@ -300,7 +313,9 @@ export class ContentWriter {
       throw e;
     }
     this.synced = true;
-    return this.commit(expected);
+    const info = this.finish(expected, false);
+    await this.store.syncBlobDir();
+    return info;
   }
 
   /** Discards the ingest (idempotent). */

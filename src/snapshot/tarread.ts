@@ -1,9 +1,9 @@
 // Reading a tar stream (plain or gzip) entry by entry, with backpressure: the next entry is parsed only
 // once the handler is done with the current one. Format errors become `invalid` (HTTP 400).
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { invalid } from '../lib/errors.js';
-import { decompress } from './unpack.js';
+import { decompress, type TarChunks } from './unpack.js';
 
 /** The fields of a tar-stream header barge reads. */
 export interface TarHeader {
@@ -27,7 +27,7 @@ export type EntryHandler = (h: TarHeader, body: AsyncIterable<Buffer>) => Promis
  * the handler or of the archive stops the reading and is thrown; `what` names the archive in messages.
  */
 export async function forEachTarEntry(source: AsyncIterable<Uint8Array>, fn: EntryHandler, what = 'archive'): Promise<void> {
-  let stream: Readable;
+  let stream: TarChunks;
   try {
     ({ stream } = await decompress(source));
   } catch (e) {

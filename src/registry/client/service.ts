@@ -15,7 +15,8 @@
 //    and the manifest, whose digest it prints and records as a RepoDigest.
 // Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
 import type { Readable } from 'node:stream';
-import { PassThrough, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
+import { ChunkChannel, chunksOf } from '../../lib/channel.js';
 import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
@@ -257,7 +258,7 @@ export class RegistryService {
     for (let attempt = 1; ; attempt++) {
       let stream: Readable | undefined;
       const w = this.images.content.writer({ digest: l.digest, size: l.size });
-      const tee = new PassThrough({ highWaterMark: 4 << 20 });
+      const tee = new ChunkChannel(4 << 20);
       // The unpack's failure, if any (an array: it is set in a callback, out of TS's flow analysis).
       const unpackErrors: unknown[] = [];
       const staging = this.images.stagePulledLayer(tee).catch((e: unknown) => {
@@ -270,11 +271,11 @@ export class RegistryService {
         stream = (await repo.getBlob(l.digest)).stream;
         let current = 0;
         const bar = throttle(100, (c) => emit(layerProgress(id, 'Downloading', c, l.size)));
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const chunk of chunksOf(stream)) {
           if (stopped()) throw new BargeError('internal', 'pull cancelled');
           if (unpackErrors.length) break;
           await w.writeAsync(chunk);
-          if (!tee.write(chunk)) await new Promise((r) => { tee.once('drain', r); tee.once('close', r); });
+          if (!tee.push(chunk)) await tee.drained();
           current += chunk.length;
           bar.update(current);
         }
