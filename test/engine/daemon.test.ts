@@ -115,3 +115,26 @@ test('the default bridge: an address in --bip, a default route, and the host rea
   assert.match(ip, new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.\\d+ ${gw.replace(/\./g, '\\.')}$`));
   d.barge(['rm', '-f', id]);
 });
+
+// bargehelper does barged's mounts, network namespaces and program runs. One that dies (killed,
+// crashed) must cost nothing but its restart: the next operation starts a new one.
+test('a killed bargehelper is replaced: containers still start, mount and get their namespace', () => {
+  const daemonPid = Number(fs.readFileSync(path.join(d.dir, 'barged.pid'), 'utf8').trim());
+  const helpers = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
+      return m?.[1] === 'bargehelper' && Number(m[2]) === daemonPid;
+    } catch { return false; }
+  }).map(Number);
+  assert.equal(d.barge(['run', '--rm', 'busybox', 'true']).code, 0);
+  const before = helpers();
+  assert.equal(before.length, 1, 'barged runs one helper');
+  process.kill(before[0]!, 'SIGKILL');
+  const r = d.barge(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ip -o link | wc -l; grep -c " / overlay " /proc/mounts']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '1\n1\n');
+  const after = helpers();
+  assert.equal(after.length, 1);
+  assert.notEqual(after[0], before[0]);
+});
