@@ -19,7 +19,7 @@
 //                                                            bind-mounted on the existing <file>
 //   run    <netns file|""> <setsid 0|1> <stdin> <argv...>    fork, enter the netns, exec argv
 //                                                            (PATH lookup), feed stdin, collect
-//                                                            stdout/stderr (64 KiB each), wait
+//                                                            stdout/stderr (up to 64 MiB each), wait
 // The helper exits when stdin closes (barged is gone) and with barged (PDEATHSIG). Children get
 // default signal dispositions, no fds but their three pipes, and are killed after 120 s.
 #include <errno.h>
@@ -43,7 +43,7 @@
 
 #define MAX_REQUEST (4 << 20)
 #define MAX_FIELDS 512
-#define MAX_OUTPUT (64 << 10)
+#define MAX_OUTPUT (64 << 20)   /* iptables-save of a big host is megabytes: never truncated, refused past this */
 #define RUN_TIMEOUT_MS 120000
 
 struct buf { char *p; size_t n, cap; };
@@ -197,7 +197,7 @@ static void op_run(const char *id, char **a, int n) {
   struct buf o = {0}, e = {0};
   int fo = out[0], fe = err[0];
   long long deadline = now_ms() + RUN_TIMEOUT_MS;
-  int killed = 0;
+  int killed = 0, toolong = 0;
   while (fo >= 0 || fe >= 0 || in[1] >= 0) {
     struct pollfd p[3];
     int np = 0, io = -1, ie = -1, ii = -1;
@@ -214,17 +214,18 @@ static void op_run(const char *id, char **a, int n) {
     }
     int r = poll(p, np, (int)left);
     if (r < 0) { if (errno == EINTR) continue; break; }
-    char chunk[8192];
+    char chunk[65536];
     if (io >= 0 && p[io].revents) {
       ssize_t k = read(fo, chunk, sizeof chunk);
-      if (k > 0) { if (o.n < MAX_OUTPUT) buf_add(&o, chunk, (size_t)k); }
+      if (k > 0) { if (o.n < MAX_OUTPUT) buf_add(&o, chunk, (size_t)k); else toolong = 1; }
       else if (k == 0 || errno != EINTR) { close(fo); fo = -1; }
     }
     if (ie >= 0 && p[ie].revents) {
       ssize_t k = read(fe, chunk, sizeof chunk);
-      if (k > 0) { if (e.n < MAX_OUTPUT) buf_add(&e, chunk, (size_t)k); }
+      if (k > 0) { if (e.n < MAX_OUTPUT) buf_add(&e, chunk, (size_t)k); else toolong = 1; }
       else if (k == 0 || errno != EINTR) { close(fe); fe = -1; }
     }
+    if (toolong && !killed) { kill(pid, SIGKILL); killed = 1; deadline = now_ms() + 5000; }
     if (ii >= 0 && p[ii].revents) {
       ssize_t w = (p[ii].revents & POLLOUT) ? write(in[1], input + in_off, in_len - in_off) : -1;
       if (w > 0) in_off += (size_t)w;
@@ -237,6 +238,12 @@ static void op_run(const char *id, char **a, int n) {
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (toolong) {
+    free(o.p);
+    free(e.p);
+    reply(id, 125, NULL, 0, "bargehelper: the program's output passed 64 MiB: it was stopped");
+    return;
+  }
   buf_add(&e, "", 1);
   // Outputs are fields: a NUL inside them would cut them short (tools print text).
   for (size_t i = 0; i < o.n; i++) if (!o.p[i]) o.p[i] = ' ';
