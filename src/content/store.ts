@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { conflict, invalid, notFound } from '../lib/errors.js';
-import { fsyncDir } from '../lib/fsutil.js';
+import { fsyncDir, fsyncDirAsync } from '../lib/fsutil.js';
 import { assertDigest, hexOf, isDigest, newDigester } from './digest.js';
 
 /** What a blob is, as OCI descriptors say it (mediaType is the caller's business, the store keeps none). */
@@ -115,10 +115,7 @@ export class ContentStore {
 
   /** fsync of the blob directory by the thread pool. */
   /* internal */ syncBlobDir(): Promise<void> {
-    return new Promise((resolve) => fs.open(this.blobDir, 'r', (e, fd) => {
-      if (e) { resolve(); return; }
-      fs.fsync(fd, () => fs.close(fd, () => resolve()));   // best effort, as fsyncDir
-    }));
+    return fsyncDirAsync(this.blobDir);
   }
 
   has(digest: string): boolean {

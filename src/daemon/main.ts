@@ -1,6 +1,5 @@
 // barged: start-up, wiring of the subsystems, recovery, shutdown.
 // Containers outlive barged (their monitors own them): stopping barged leaves them running.
-import { stopHelper, useHelper } from '../host/helper.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import { writeFileAtomic } from '../lib/fsutil.js';
 import { newId } from '../lib/ids.js';
 import { findExecutable } from './paths.js';
 import { parseLogSize } from '../lib/size.js';
+import { stopHelper, useHelper } from '../host/helper.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

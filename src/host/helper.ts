@@ -5,9 +5,14 @@
 // barged calls useHelper() once at start. Without it (unit tests, or the helper binary missing)
 // every operation falls back to the tools: mount(8), umount(8), unshare(1) and a spawn of the
 // program, with the same results. A helper that dies is started again by the next operation.
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { constants } from 'node:os';
+import { internal } from '../lib/errors.js';
 import { log } from '../lib/log.js';
+
+const { EBUSY, EINVAL, ENOENT } = constants.errno;
+const MNT_DETACH = 2;
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
@@ -19,13 +24,6 @@ export interface RunOptions {
   /** A session of its own (detached from barged's terminal and process group). */
   setsid?: boolean;
 }
-
-/** An errno-carrying failure of mount/umount/netns. */
-export class HostOpError extends Error {
-  constructor(message: string, readonly errno: number, readonly code: string) { super(message); }
-}
-
-const ERRNO: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 22: 'EINVAL' };
 
 let binary: string | undefined;
 let proc: ChildProcess | undefined;
@@ -101,28 +99,20 @@ function refHelper(p: ChildProcess, on: boolean): void {
   }
 }
 
-function tool(cmd: string, args: string[], cwd?: string): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr || (err && !stderr ? err.message : '') });
-    });
-  });
-}
-
-function opError(what: string, status: number, message: string): HostOpError {
-  return new HostOpError(`${what}: ${message}`, status, ERRNO[status] ?? `errno ${status}`);
+/** The failure of a host operation: the helper's errno text, or the tool's stderr. */
+function opError(what: string, message: string): Error {
+  return internal(`${what}: ${message.trim()}`);
 }
 
 /** mount(2) of an overlay (or any filesystem) on `target`, run from `cwd` (relative lowerdirs). */
 export async function mountFs(o: { cwd: string; source: string; target: string; fstype: string; data: string }): Promise<void> {
-  const r = await request('mount', [o.cwd, o.source, o.target, o.fstype, '0', o.data]);
+  const r = await request('mount', [o.cwd, o.source, o.target, o.fstype, '0' /* flags */, o.data]);
   if (r) {
-    if (r[0] !== 0) throw opError(`mount ${o.fstype} on ${o.target}`, r[0], r[2]);
+    if (r[0] !== 0) throw opError(`mount ${o.fstype} on ${o.target}`, r[2]);
     return;
   }
-  const t = await tool('mount', ['-t', o.fstype, o.source, '-o', o.data, o.target], o.cwd);
-  if (t.code !== 0) throw opError(`mount ${o.fstype} on ${o.target}`, 22, t.stderr.trim());
+  const t = await spawnProgram(['mount', '-t', o.fstype, o.source, '-o', o.data, o.target], { cwd: o.cwd });
+  if (t.code !== 0) throw opError(`mount ${o.fstype} on ${o.target}`, t.stderr);
 }
 
 /**
@@ -131,28 +121,28 @@ export async function mountFs(o: { cwd: string; source: string; target: string; 
  */
 export async function unmountFs(target: string): Promise<boolean> {
   let r = await request('umount', [target, '0']);
-  if (r && r[0] === 16) r = await request('umount', [target, '2']);
+  if (r && r[0] === EBUSY) r = await request('umount', [target, String(MNT_DETACH)]);
   if (r) {
     if (r[0] === 0) return true;
-    if (r[0] === 22 || r[0] === 2) return false;
-    throw opError(`umount ${target}`, r[0], r[2]);
+    if (r[0] === EINVAL || r[0] === ENOENT) return false;
+    throw opError(`umount ${target}`, r[2]);
   }
-  let t = await tool('umount', [target]);
-  if (t.code !== 0 && /busy/i.test(t.stderr)) t = await tool('umount', ['-l', target]);
+  let t = await spawnProgram(['umount', target]);
+  if (t.code !== 0 && /busy/i.test(t.stderr)) t = await spawnProgram(['umount', '-l', target]);
   if (t.code === 0) return true;
   if (/not mounted|no mount point specified|not found|No such file/i.test(t.stderr)) return false;
-  throw opError(`umount ${target}`, 1, t.stderr.trim());
+  throw opError(`umount ${target}`, t.stderr);
 }
 
 /** A new network namespace (lo up) bind-mounted on `file`, which must exist. */
 export async function createNetns(file: string): Promise<void> {
   const r = await request('netns', [file]);
   if (r) {
-    if (r[0] !== 0) throw opError(`network namespace ${file}`, r[0], r[2]);
+    if (r[0] !== 0) throw opError(`network namespace ${file}`, r[2]);
     return;
   }
-  const t = await tool('unshare', [`--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
-  if (t.code !== 0) throw opError(`network namespace ${file}`, 1, t.stderr.trim());
+  const t = await spawnProgram(['unshare', `--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
+  if (t.code !== 0) throw opError(`network namespace ${file}`, t.stderr);
 }
 
 /** Runs a program (PATH lookup) to its end; never rejects on its exit status. */
@@ -165,10 +155,11 @@ export async function runProgram(argv: string[], o: RunOptions = {}): Promise<Ru
   return spawnProgram(argv, o);
 }
 
-function spawnProgram(argv: string[], o: RunOptions): Promise<RunResult> {
+/** The same by a spawn of barged's own (no helper); `cwd` for mount(8). */
+function spawnProgram(argv: string[], o: RunOptions & { cwd?: string } = {}): Promise<RunResult> {
   const [cmd, args] = o.netns ? ['nsenter', [`--net=${o.netns}`, ...argv]] : [argv[0]!, argv.slice(1)];
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: !!o.setsid });
+    const child = spawn(cmd, args, { cwd: o.cwd, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: !!o.setsid });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));

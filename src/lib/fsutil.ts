@@ -37,6 +37,14 @@ export function fsyncDir(dir: string): void {
   } catch { /* best effort: some filesystems refuse fsync on directories */ }
 }
 
+/** fsyncDir by the thread pool (the event loop goes on meanwhile). */
+export function fsyncDirAsync(dir: string): Promise<void> {
+  return new Promise((resolve) => fs.open(dir, 'r', (e, fd) => {
+    if (e) { resolve(); return; }
+    fs.fsync(fd, () => fs.close(fd, () => resolve()));   // best effort, as fsyncDir
+  }));
+}
+
 /** durable=false: see writeFileAtomic; for records of state that does not outlive a power cut anyway. */
 export function writeJsonAtomic(target: string, value: unknown, mode = 0o644, durable = true): void {
   writeFileAtomic(target, JSON.stringify(value, null, 1) + '\n', mode, durable);

@@ -1091,10 +1091,10 @@ export class NetworkService {
     return out;
   }
 
-  /** The IPAM cursors: losing them only changes which free address comes next, so no fsync. */
   /** What saveCursors last wrote. */
   private savedCursors = '';
 
+  /** The IPAM cursors: losing them only changes which free address comes next, so no fsync. */
   private saveCursors(): void {
     const cursors: Record<string, string> = {};
     for (const n of this.nets.values()) if (n.ipam) cursors[n.rec.id] = n.ipam.lastAllocated;

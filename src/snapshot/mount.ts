@@ -3,19 +3,18 @@
 // ("12/fs:7/fs"): the kernel resolves them against the caller's cwd, and the whole option string
 // must fit in one page.
 import * as fs from 'node:fs';
-import { internal, messageOf } from '../lib/errors.js';
 import { mountFs, unmountFs } from '../host/helper.js';
 
 /** Largest option string the kernel takes (one page, less the room mount(8) adds when it is used). */
 export const MAX_MOUNT_OPTIONS = 4000;
 
 export async function mountOverlay(cwd: string, options: string, target: string): Promise<void> {
-  await mountFs({ cwd, source: 'overlay', target, fstype: 'overlay', data: options }).catch((e) => { throw internal(messageOf(e)); });
+  await mountFs({ cwd, source: 'overlay', target, fstype: 'overlay', data: options });
 }
 
 /** Unmounts `target`; a target that is not mounted is fine. Falls back to a lazy unmount when busy. */
 export async function unmount(target: string): Promise<void> {
-  await unmountFs(target).catch((e) => { throw internal(messageOf(e)); });
+  await unmountFs(target);
 }
 
 /** Mount points at or under `dir`, deepest first (from /proc/self/mountinfo, octal escapes decoded). */
