@@ -639,10 +639,10 @@ export class ImageService {
         // Already unpacked: still make sure the blob recorded for it is that layer.
         if (!/gzip$/.test(layers[i]!.mediaType)) {
           if (blob !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${blob}`);
+        } else if (this.knownDiffId(blob) === diffIds[i]) {
+          // Unpacked from this very blob and checked (by this process, or when an image naming it was recorded).
         } else if (!this.content.has(blob)) {
           throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
-        } else if (this.verifiedLayers.get(blob) === diffIds[i]) {
-          // Unpacked from this very blob, and checked, by this process.
         } else {
           const got = await gunzippedDigest(this.content, blob);
           if (got !== diffIds[i]) throw invalid(`layer diffID mismatch: expected ${diffIds[i]}, got ${got}`);
@@ -662,8 +662,11 @@ export class ImageService {
         onLayer?.(diffIds[i]!, layers[i]!.size);
         continue;
       }
-      // A plain layer kept only as another stack's files (tar-split): its tar is rebuilt from them.
-      const other = plain && !this.content.has(blob) ? this.snapshots.findSplit(blob) : undefined;
+      // A layer kept only as another stack's files (tar-split): its tar is rebuilt from them. A gzip
+      // blob that was not kept (a pull) is known by the diffID it was checked against.
+      const other = this.content.has(blob) ? undefined
+        : plain ? this.snapshots.findSplit(blob)
+          : this.knownDiffId(blob) === diffIds[i] ? this.snapshots.findSplit(diffIds[i]!) : undefined;
       if (!other && !this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
       onUnpack?.(i, 'start');
       const stream = other ? Readable.from(this.snapshots.layerTar(other)) : this.content.createReadStream(blob);
@@ -724,12 +727,45 @@ export class ImageService {
 
   // ---- registries: what pull and push need ----
 
-  /** Whether layer `chainId` is unpacked and its blob `blob` is in the content store (a pull can skip it). */
+  /**
+   * Whether layer `chainId` is unpacked and is known to be what blob `blob` holds: the blob is in the
+   * content store, or it is the layer's plain tar, or it was checked against the layer's diffID when
+   * pulled (a pull can skip it).
+   */
   hasLayer(chainId: string, blob: string): boolean {
     if (!this.snapshots.exists(chainId)) return false;
     if (this.content.has(blob)) return true;
     const s = this.snapshots.stat(chainId);
-    return s.split === true && s.diffId === blob;
+    if (s.split === true && s.diffId === blob) return true;
+    return s.diffId !== undefined && this.knownDiffId(blob) === s.diffId;
+  }
+
+  /**
+   * The diffID a compressed layer blob was checked to hold: by this process, or by the pull or load
+   * that recorded an image naming it (images are recorded only after every layer was checked).
+   */
+  knownDiffId(blob: string): string | undefined {
+    const v = this.verifiedLayers.get(blob);
+    if (v !== undefined) return v;
+    for (const img of this.store.all()) {
+      const i = img.layers.findIndex((l) => l.digest === blob);
+      if (i >= 0 && img.diffIds[i] !== undefined) { this.verifiedLayers.set(blob, img.diffIds[i]!); return img.diffIds[i]; }
+    }
+    return undefined;
+  }
+
+  /**
+   * How a push can send layer `i` of `img`: the blob itself when it is here (content store, or rebuilt
+   * from tar-split for a plain layer); else, for a pulled gzip layer whose blob was not kept, its
+   * plain tar (digest = diffID), rebuilt from the snapshot's files.
+   */
+  pushableLayer(img: ImageRecord, i: number): Descriptor | undefined {
+    const l = img.layers[i]!;
+    if (this.content.has(l.digest) || this.snapshots.findSplit(l.digest) !== undefined) return undefined;
+    const diffId = img.diffIds[i]!;
+    const snap = this.snapshots.findSplit(diffId);
+    if (snap === undefined) throw notFound(`layer ${l.digest} of image ${img.id} is not in the content store`);
+    return { mediaType: MediaType.OciLayer, digest: diffId, size: this.snapshots.stat(snap).tarSize ?? 0 };
   }
 
   /**
@@ -780,11 +816,13 @@ export class ImageService {
     const chain = chainIds(diffIds.slice(0, index + 1));
     const name = chain[index]!;
     if (this.snapshots.exists(name)) return;
+    // A pulled blob that was not kept: the same layer, unpacked on another parent, holds its tar.
+    const other = !this.content.has(layer.digest) && this.knownDiffId(layer.digest) === diffIds[index] ? this.snapshots.findSplit(diffIds[index]!) : undefined;
     // A blob the caller has just written through the verifying writer is not hashed a second time.
-    const stream = this.content.createReadStream(layer.digest, { verify: !o.justVerified });
+    const stream = other !== undefined ? Readable.from(this.snapshots.layerTar(other)) : this.content.createReadStream(layer.digest, { verify: !o.justVerified });
     try {
       // No sync per layer: flushLayers syncs once, before an image naming the layer is recorded.
-      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]!, sync: false });
+      await this.snapshots.importLayer(name, index === 0 ? null : chain[index - 1]!, stream, { diffId: diffIds[index]!, sync: false, ...(other !== undefined ? { split: true } : {}) });
       this.unsynced.add(name);
       this.verifiedLayers.set(layer.digest, diffIds[index]!);
     } finally {
@@ -792,17 +830,23 @@ export class ImageService {
     }
   }
 
-  /** Unpacks a layer blob (plain or gzip) as it streams in (a pull), before its place in the image is settled. */
+  /**
+   * Unpacks a layer blob (plain or gzip) as it streams in (a pull), before its place in the image is
+   * settled. Its tar-split recipe is kept: the blob itself is not, as Docker keeps only the files, so
+   * a pull writes each byte once; a push or save rebuilds the tar from the files.
+   */
   stagePulledLayer(stream: AsyncIterable<Uint8Array>): Promise<StagedLayer> {
-    return this.snapshots.stage(stream);
+    return this.snapshots.stage(stream, { split: true });
   }
 
   /**
-   * Records a staged layer as layer `index` of an image with these diffIDs (layers 0..index-1 must be
-   * unpacked), checking its diffID; discards it if that stack exists already. Held like unpackLayer's.
+   * Records a staged layer, unpacked from `blob`, as layer `index` of an image with these diffIDs
+   * (layers 0..index-1 must be unpacked), checking its diffID; discards it if that stack exists
+   * already. Held like unpackLayer's.
    */
-  async commitPulledLayer(diffIds: string[], index: number, staged: StagedLayer): Promise<void> {
+  async commitPulledLayer(diffIds: string[], index: number, staged: StagedLayer, blob: string): Promise<void> {
     const chain = chainIds(diffIds.slice(0, index + 1));
+    if (staged.diffId === diffIds[index]) this.verifiedLayers.set(blob, staged.diffId);
     const name = chain[index]!;
     if (staged.diffId !== diffIds[index] || this.snapshots.exists(name)) {
       await this.snapshots.discardStaged(staged);
@@ -877,18 +921,20 @@ export class ImageService {
         const srcs: LayerSource[] = [];
         for (let i = 0; i < img.layers.length; i++) {
           const l = img.layers[i]!;
-          const gzip = /gzip$/.test(l.mediaType);
+          const kept = this.content.has(l.digest);
+          const gzip = /gzip$/.test(l.mediaType) && kept;
           let size = l.size;
           if (gzip) {
             const snap = this.snapshots.exists(chain[i]!) ? this.snapshots.stat(chain[i]!) : undefined;
             size = snap?.tarSize ?? await gunzippedSize(this.content, l.digest);
           }
           const src: LayerSource = { blob: l.digest, gzip, diffId: img.diffIds[i]!, size };
-          if (!gzip && !this.content.has(l.digest)) {
-            // Kept only as files (load, commit, import): rebuilt from the snapshot's tar-split.
-            const snap = this.snapshots.exists(chain[i]!) && this.snapshots.stat(chain[i]!).split ? chain[i]! : this.snapshots.findSplit(l.digest);
+          if (!kept) {
+            // Kept only as files (load, commit, import, pull): rebuilt from the snapshot's tar-split.
+            const snap = this.snapshots.exists(chain[i]!) && this.snapshots.stat(chain[i]!).split ? chain[i]! : this.snapshots.findSplit(img.diffIds[i]!);
             if (snap === undefined) throw notFound(`layer ${l.digest} of image ${img.id} is not in the content store`);
             src.open = () => this.snapshots.layerTar(snap);
+            src.size = this.snapshots.stat(snap).tarSize ?? size;
           }
           srcs.push(src);
         }

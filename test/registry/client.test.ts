@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { BARGE_CMD, runPty } from '../helpers/engine.js';
-import { REGISTRY_BIN, pushGzipImage, startRegistry, type TestRegistry } from './regclient-helpers.js';
+import { gzipSync } from 'node:zlib';
+import { REGISTRY_BIN, pushGzipImage, putBlob, putManifest, sha256, startRegistry, type TestRegistry } from './regclient-helpers.js';
 
 const have = fs.existsSync(REGISTRY_BIN) && spawnSync('htpasswd', ['-h']).error === undefined;
 const skip = have ? false : 'docker-registry or htpasswd is not installed (apt-get install docker-registry apache2-utils)';
@@ -153,6 +154,71 @@ describe('registry client', { skip }, () => {
     const wrong = barge(['pull', '--platform', 'linux/arm64', `${reg.host}/team/multi:v1`]);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.stderr, /platform/);
+  });
+
+  it('keeps a pulled gzip layer as files only: runs it, pulls it again, saves it, pushes it elsewhere as its plain tar', async () => {
+    // A runnable image of one gzip layer (busybox's files) listed twice: the second copy is unpacked
+    // from the first one's files, since the blob itself is not kept.
+    const rootfs = path.join(d.dir, 'gz-rootfs.tar');
+    ok(['pull', `${reg.host}/team/box:1`]);   // busybox, pushed by the first test (a test before may remove busybox:latest)
+    ok(['create', '--name', 'gz-src', `${reg.host}/team/box:1`]);
+    ok(['export', '-o', rootfs, 'gz-src']);
+    ok(['rm', 'gz-src']);
+    const tar = fs.readFileSync(rootfs);
+    const gz = gzipSync(tar);
+    const layer = await putBlob(reg.host, 'team/gz', gz);
+    const diffId = sha256(tar);
+    const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [diffId, diffId] } }));
+    const config = await putBlob(reg.host, 'team/gz', cfg);
+    const man = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config, size: cfg.length },
+      layers: [0, 1].map(() => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer, size: gz.length })),
+    }));
+    const manifest = await putManifest(reg.host, 'team/gz', '1', 'application/vnd.docker.distribution.manifest.v2+json', man);
+    const name = `${reg.host}/team/gz:1`;
+    const blobFile = path.join(d.dataRoot, 'content/blobs/sha256', layer.slice(7));
+
+    const r = ok(['pull', name]);
+    assert.match(r.stdout, new RegExp(`^${layer.slice(7, 19)}: Pull complete$`, 'm'));
+    assert.match(r.stdout, new RegExp(`Digest: ${manifest}`));
+    assert.equal(fs.existsSync(blobFile), false, 'the gzip blob is not kept');
+    assert.equal(ok(['run', '--rm', name, 'echo', 'from gzip']).stdout, 'from gzip\n');
+    assert.match(ok(['pull', name]).stdout, /Status: Image is up to date for/);
+    await d.restart();
+    const again = ok(['pull', name]);
+    assert.match(again.stdout, /Status: Image is up to date for/);
+    assert.doesNotMatch(again.stdout, /Downloading|Pull complete/);
+
+    // save rebuilds the layer's tar from the files; the archive loads into another daemon's image.
+    const saved = path.join(d.dir, 'gz.tar');
+    ok(['save', '-o', saved, name]);
+    assert.ok(fs.statSync(saved).size > tar.length);
+
+    // Another repository of the same registry: the blob is mounted, the manifest is the pulled one.
+    ok(['tag', name, `${reg.host}/team/gz2:1`]);
+    const m = ok(['push', `${reg.host}/team/gz2:1`]);
+    assert.match(m.stdout, /: Mounted from team\/gz\n/);
+    assert.match(m.stdout, new RegExp(`digest: ${manifest} `));
+    ok(['rmi', `${reg.host}/team/gz2:1`]);
+
+    // Another registry lacks the blob: the layer goes as its plain tar, under a new manifest.
+    const other = await startRegistry();
+    try {
+      const there = `${other.host}/copy/gz:1`;
+      ok(['tag', name, there]);
+      const p = ok(['push', there]);
+      assert.equal((p.stdout.match(/: Pushed$/gm) ?? []).length, 1, p.stdout);
+      const pushed = p.stdout.match(/digest: (sha256:[a-f0-9]{64})/)![1]!;
+      assert.notEqual(pushed, manifest);
+      assert.equal(fs.existsSync(other.blobFile(diffId)), true, 'the plain tar is in the other registry');
+      ok(['rmi', there, name]);
+      ok(['pull', there]);
+      assert.equal(JSON.parse(ok(['image', 'inspect', there]).stdout)[0].Id, config);
+      assert.equal(ok(['run', '--rm', there, 'echo', 'from the copy']).stdout, 'from the copy\n');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('pulls every tag with -a', async () => {

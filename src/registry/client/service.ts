@@ -21,7 +21,7 @@ import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
-import { sha256Digest, isDigest } from '../../content/digest.js';
+import { newDigester, sha256Digest, isDigest } from '../../content/digest.js';
 import type { ImageService } from '../../image/service.js';
 import { MAX_JSON_BLOB, MediaType, chainIds, hostPlatform, parseConfig, parseManifest, type Descriptor, type Manifest } from '../../image/oci.js';
 import {
@@ -54,6 +54,8 @@ const DOWNLOAD_ATTEMPTS = 3;
 /** Layers unpacked side by side during a pull. */
 const UNPACK_CONCURRENCY = Number(process.env.BARGE_UNPACK_CONCURRENCY) || 1;
 const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
+/** Docker's layer types as an OCI manifest names them. */
+const OCI_LAYER_TYPE: Record<string, string> = { [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip, [MediaType.DockerLayer]: MediaType.OciLayer };
 
 export class RegistryService {
   readonly insecure: InsecureRegistries;
@@ -170,7 +172,7 @@ export class RegistryService {
       }
       const chain = chainIds(diffIds);
       // Known: the image exists and has these very blobs (a loaded image may hold other encodings).
-      const known = images.get(cfgDesc.digest) !== undefined && manifest.layers.every((l) => images.content.has(l.digest));
+      const known = images.get(cfgDesc.digest) !== undefined && manifest.layers.every((l, i) => images.hasLayer(chain[i]!, l.digest));
 
       // Which layers to fetch: not when the image is known, nor when the layer is unpacked already.
       const todo: Descriptor[] = [];
@@ -189,9 +191,11 @@ export class RegistryService {
       for (const l of todo.slice(CONCURRENCY)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
 
       // Downloaded layers are unpacked as they stream in (staged), then recorded in order, each after
-      // its parent. A layer not downloaded now (its blob was here) is unpacked from the content store.
+      // its parent. A layer not downloaded now (its blob was here) is unpacked from the content store;
+      // one repeated in the image, from the files of its first copy.
       const fetched = new Set(todo.map((l) => l.digest));
       const staged = new Map<string, StagedLayer>();
+      const downloaded = new Set<string>();
       let next = 0;
       let running = 0;
       const unpacks: Promise<void>[] = [];
@@ -200,7 +204,7 @@ export class RegistryService {
         while (next < manifest.layers.length && running < UNPACK_CONCURRENCY && !unpackFailure) {
           const i = next;
           const l = manifest.layers[i]!;
-          if (known || !images.content.has(l.digest)) return;
+          if (known || !(staged.has(l.digest) || downloaded.has(l.digest) || images.content.has(l.digest) || images.hasLayer(chain[i]!, l.digest))) return;
           next++;
           keep(chain[i]!, 'layer');
           const id = shortHex(l.digest);
@@ -210,7 +214,7 @@ export class RegistryService {
           emit(layerProgress(id, 'Extracting', l.size, l.size));
           const st = staged.get(l.digest);
           staged.delete(l.digest);
-          unpacks.push((st ? images.commitPulledLayer(diffIds, i, st) : images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) })).then(
+          unpacks.push((st ? images.commitPulledLayer(diffIds, i, st, l.digest) : images.unpackLayer(diffIds, i, l, { justVerified: fetched.has(l.digest) })).then(
             () => { emit(layerStatus(id, 'Pull complete')); },
             (e: unknown) => { unpackFailure ??= { e }; },
           ).finally(() => { running--; advance(); }));
@@ -219,7 +223,7 @@ export class RegistryService {
       const settle = async () => { for (let k = 0; k < unpacks.length; k++) await unpacks[k]; };
       advance();
       try {
-        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then((s) => { staged.set(l.digest, s); advance(); }));
+        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then((s) => { staged.set(l.digest, s); downloaded.add(l.digest); advance(); }));
       } catch (e) {
         unpackFailure ??= { e };
         await settle();
@@ -250,14 +254,15 @@ export class RegistryService {
   }
 
   /**
-   * Downloads one layer blob into the content store, verified, and unpacks it as it streams (the
-   * staged layer is returned; the caller records or discards it); retries transient failures.
+   * Downloads one layer blob and unpacks it as it streams (the staged layer is returned; the caller
+   * records or discards it), checking the blob's digest and size; retries transient failures. The
+   * blob itself is not stored: the layer's files and tar-split recipe are (see stagePulledLayer).
    */
   private async download(repo: Repository, l: Descriptor, emit: Emit, stopped: () => boolean): Promise<StagedLayer> {
     const id = shortHex(l.digest);
     for (let attempt = 1; ; attempt++) {
       let stream: Readable | undefined;
-      const w = this.images.content.writer({ digest: l.digest, size: l.size });
+      const hash = newDigester();
       const tee = new ChunkChannel(4 << 20);
       // The unpack's failure, if any (an array: it is set in a callback, out of TS's flow analysis).
       const unpackErrors: unknown[] = [];
@@ -274,7 +279,8 @@ export class RegistryService {
         for await (const chunk of chunksOf(stream)) {
           if (stopped()) throw new BargeError('internal', 'pull cancelled');
           if (unpackErrors.length) break;
-          await w.writeAsync(chunk);
+          if (current + chunk.length > l.size) throw invalid(`filesystem layer verification failed for digest ${l.digest}: more than the ${l.size} bytes the manifest says`);
+          hash.update(chunk);
           if (!tee.push(chunk)) await tee.drained();
           current += chunk.length;
           bar.update(current);
@@ -282,18 +288,15 @@ export class RegistryService {
         if (unpackErrors.length) throw unpackErrors[0];
         bar.flush(current);
         emit(layerStatus(id, 'Verifying Checksum'));
+        const got = 'sha256:' + hash.digest('hex');
+        if (current !== l.size) throw invalid(`filesystem layer verification failed for digest ${l.digest}: ${current} bytes, the manifest says ${l.size}`);
+        if (got !== l.digest) throw invalid(`filesystem layer verification failed for digest ${l.digest}: the registry sent bytes that hash to ${got}`);
         tee.end();
-        try {
-          await w.commitAsync();
-        } catch (e) {
-          throw invalid(`filesystem layer verification failed for digest ${l.digest}: ${messageOf(e)}`);
-        }
         const s = await staging;
         if (unpackErrors.length || !s) throw unpackErrors[0] ?? new Error('layer not unpacked');
         emit(layerStatus(id, 'Download complete'));
         return s;
       } catch (e) {
-        w.abort();
         stream?.destroy();
         tee.destroy();
         const s = await staging;
@@ -350,10 +353,18 @@ export class RegistryService {
     const img = this.images.resolve(referenceString(ref));
     const content = this.images.content;
     const host = reg.host;
-    // Layers, once each (an image may repeat one), shown by their diffID as Docker does.
-    const layers: { desc: Descriptor; id: string }[] = [];
+    // Layers, once each (an image may repeat one), shown by their diffID as Docker does. A pulled
+    // layer whose blob was not kept goes as its plain tar when the registry lacks the blob (Docker
+    // compresses it again; either way the pushed manifest differs from the pulled one).
+    const layers: { desc: Descriptor; id: string; plain?: Descriptor }[] = [];
     const seen = new Set<string>();
-    img.layers.forEach((l, i) => { if (!seen.has(l.digest)) { seen.add(l.digest); layers.push({ desc: l, id: shortHex(img.diffIds[i] ?? l.digest) }); } });
+    img.layers.forEach((l, i) => {
+      if (seen.has(l.digest)) return;
+      seen.add(l.digest);
+      const plain = this.images.pushableLayer(img, i);
+      layers.push({ desc: l, id: shortHex(img.diffIds[i] ?? l.digest), ...(plain ? { plain } : {}) });
+    });
+    const sent = new Map<string, Descriptor>();
     const mountFrom = [...new Set(layers.flatMap((l) => this.sources.repos(l.desc.digest, host, ref.path)))];
     const repo = reg.repository(ref.path, ['pull', 'push']);
     const mountScopes = mountFrom.map((r) => `repository:${r}:pull`);
@@ -377,28 +388,34 @@ export class RegistryService {
           return;
         }
       }
-      const size = this.images.blobReader(d).size;
+      if (l.plain) {
+        sent.set(d, l.plain);
+        if (await repo.hasBlob(l.plain.digest)) { emit(layerStatus(l.id, 'Layer already exists')); return; }
+      }
+      const blob = l.plain?.digest ?? d;
+      const size = this.images.blobReader(blob).size;
       const bar = throttle(100, (c) => emit(layerProgress(l.id, 'Pushing', c, size)));
-      await this.upload(repo, d, size, (n) => bar.update(n));
+      await this.upload(repo, blob, size, (n) => bar.update(n));
       bar.flush(size);
       emit(layerStatus(l.id, 'Pushed'));
-      this.sources.add(d, host, ref.path);
+      this.sources.add(blob, host, ref.path);
     });
 
     if (!await repo.hasBlob(img.id)) await this.upload(repo, img.id, content.info(img.id).size);
 
     let body: Buffer;
     let mediaType: string;
-    if (img.manifest && content.has(img.manifest.digest)) {
+    if (img.manifest && content.has(img.manifest.digest) && sent.size === 0) {
       body = content.read(img.manifest.digest);
       mediaType = img.manifest.mediaType;
     } else {
-      // An image built or committed here has no manifest yet: make an OCI one.
+      // An image built or committed here has no manifest yet, and one with layers sent as plain
+      // tars needs a new one: make an OCI one.
       mediaType = MediaType.OciManifest;
       body = Buffer.from(JSON.stringify({
         schemaVersion: 2, mediaType,
         config: { mediaType: MediaType.OciConfig, digest: img.id, size: content.info(img.id).size },
-        layers: img.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+        layers: img.layers.map((l) => sent.get(l.digest) ?? { mediaType: OCI_LAYER_TYPE[l.mediaType] ?? l.mediaType, digest: l.digest, size: l.size }),
       }));
     }
     const digest = sha256Digest(body);
