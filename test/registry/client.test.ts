@@ -245,6 +245,7 @@ describe('registry client', { skip }, () => {
     assert.equal(blobCount(), before, 'no blob kept');
     assert.equal(barge(['image', 'inspect', `${reg.host}/team/bad:v1`]).code, 1);
     assert.equal(fs.readdirSync(path.join(d.dataRoot, 'content/ingest')).length, 0);
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('.tmp')), [], 'no half-unpacked layer left');
   });
 
   it('says what a missing repository or tag is', () => {

@@ -356,13 +356,12 @@ export class RegistryService {
     // Layers, once each (an image may repeat one), shown by their diffID as Docker does. A pulled
     // layer whose blob was not kept goes as its plain tar when the registry lacks the blob (Docker
     // compresses it again; either way the pushed manifest differs from the pulled one).
-    const layers: { desc: Descriptor; id: string; plain?: Descriptor }[] = [];
+    const layers: { desc: Descriptor; id: string; index: number }[] = [];
     const seen = new Set<string>();
     img.layers.forEach((l, i) => {
       if (seen.has(l.digest)) return;
       seen.add(l.digest);
-      const plain = this.images.pushableLayer(img, i);
-      layers.push({ desc: l, id: shortHex(img.diffIds[i] ?? l.digest), ...(plain ? { plain } : {}) });
+      layers.push({ desc: l, id: shortHex(img.diffIds[i] ?? l.digest), index: i });
     });
     const sent = new Map<string, Descriptor>();
     const mountFrom = [...new Set(layers.flatMap((l) => this.sources.repos(l.desc.digest, host, ref.path)))];
@@ -388,11 +387,12 @@ export class RegistryService {
           return;
         }
       }
-      if (l.plain) {
-        sent.set(d, l.plain);
-        if (await repo.hasBlob(l.plain.digest)) { emit(layerStatus(l.id, 'Layer already exists')); return; }
+      const plain = this.images.pushableLayer(img, l.index);
+      if (plain) {
+        sent.set(d, plain);
+        if (await repo.hasBlob(plain.digest)) { emit(layerStatus(l.id, 'Layer already exists')); return; }
       }
-      const blob = l.plain?.digest ?? d;
+      const blob = plain?.digest ?? d;
       const size = this.images.blobReader(blob).size;
       const bar = throttle(100, (c) => emit(layerProgress(l.id, 'Pushing', c, size)));
       await this.upload(repo, blob, size, (n) => bar.update(n));
