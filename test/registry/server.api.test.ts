@@ -467,12 +467,13 @@ describe('registry server API', () => {
   test('uploads left unfinished longer than --upload-max-age are purged while the server runs', async () => {
     const root = reg.root + '-purge';
     dirs.push(root);
-    const r = await startRegistry(['--upload-max-age', '2s'], root);
+    // 4 s: room for the two requests and the check below on a loaded machine (the sweep runs every 2 s).
+    const r = await startRegistry(['--upload-max-age', '4s'], root);
     try {
       const s = await r.req('POST', '/v2/idle/blobs/uploads/');
       await r.req('PATCH', s.headers['location']!, { body: 'started, never finished' });
       assert.equal(fs.readdirSync(path.join(root, 'uploads')).length, 1);
-      await until('the idle upload to be purged', () => fs.readdirSync(path.join(root, 'uploads')).length === 0, 15_000);
+      await until('the idle upload to be purged', () => fs.readdirSync(path.join(root, 'uploads')).length === 0, 20_000);
       assert.equal(errCode(await r.req('GET', s.headers['location']!)), 'BLOB_UPLOAD_UNKNOWN');
       assert.match(r.log(), /removed 1 abandoned upload/);
     } finally { await r.stop(); }
