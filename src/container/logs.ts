@@ -51,33 +51,42 @@ function wanted(e: LogEntry, q: LogQuery): boolean {
 export async function* readLogs(logPath: string, q: LogQuery, stopped: () => boolean, signal?: AbortSignal): AsyncGenerator<LogEntry> {
   const files = rotatedFiles(logPath);
   let entries: LogEntry[] = [];
-  for (const f of files) {
-    let text = '';
-    try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+  const collect = (text: string) => {
     for (const line of text.split('\n')) {
       const e = parseLine(line);
       if (e && wanted(e, q)) entries.push(e);
     }
-  }
-  if (q.tail !== undefined && q.tail >= 0) entries = q.tail === 0 ? [] : entries.slice(-q.tail);
-  for (const e of entries) yield e;
-  if (!q.follow) return;
-
-  // Follow: continue from the end of the current file.
+  };
+  // Following, the current file is read through the descriptor the follow loop then keeps, up to
+  // its last complete line: what the monitor writes in between is read next, not skipped (a
+  // container that ran for a millisecond had its whole output lost that way).
   let fd: number | null = null;
   let ino = 0;
   let pos = 0;
-  try {
-    fd = fs.openSync(logPath, 'r');
-    const st = fs.fstatSync(fd);
-    ino = st.ino; pos = st.size;
-  } catch { fd = null; }
+  for (const f of files) {
+    if (f === logPath && q.follow) {
+      try { fd = fs.openSync(logPath, 'r'); } catch { continue; }
+      ino = fs.fstatSync(fd).ino;
+      const data = fs.readFileSync(fd);
+      pos = data.lastIndexOf(0x0a) + 1;
+      collect(data.toString('utf8', 0, pos));
+      continue;
+    }
+    let text = '';
+    try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+    collect(text);
+  }
+  if (q.tail !== undefined && q.tail >= 0) entries = q.tail === 0 ? [] : entries.slice(-q.tail);
+
+  // Follow: continue from there.
   let partial = '';
   const buf = Buffer.alloc(64 * 1024);
   let watcher: fs.FSWatcher | null = null;
   let wake: (() => void) | null = null;
   const poke = () => { const w = wake; wake = null; w?.(); };
   try {
+    for (const e of entries) yield e;
+    if (!q.follow) return;
     try { watcher = fs.watch(logPath.replace(/[^/]+$/, ''), { persistent: false }, poke); } catch { watcher = null; }
     signal?.addEventListener('abort', poke);
     for (;;) {
