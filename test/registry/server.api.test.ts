@@ -395,35 +395,42 @@ describe('registry server API', () => {
   });
 
   test('hostile names and digests are refused and never reach outside the root', async () => {
-    const outside = path.join(path.dirname(reg.root), `escape-${path.basename(reg.root)}`);
-    const before = new Set(fs.readdirSync(path.dirname(reg.root)));
-    const data = Buffer.from('hostile');
-    const d = sha256(data);
-    const names = ['..', '../x', 'a/../../x', '..%2f..%2fx', '%2e%2e/x', 'a%2fb', 'A/b', 'a//b', '/abs', 'a/_layers', '_catalog/x', 'a\\b', 'a%00b', 'x'.repeat(300), '.hidden'];
-    for (const n of names) {
-      for (const [method, p, body] of [
-        ['POST', `/v2/${n}/blobs/uploads/?digest=${d}`, data],
-        ['POST', `/v2/${n}/blobs/uploads/`, undefined],
-        ['PUT', `/v2/${n}/manifests/latest`, Buffer.from('{}')],
-        ['GET', `/v2/${n}/tags/list`, undefined],
-        ['GET', `/v2/${n}/blobs/${d}`, undefined],
-      ] as const) {
-        const r = await reg.req(method, p, body ? { body } : {});
-        assert.ok(r.status === 400 || r.status === 404, `${method} ${p}: ${r.status}`);
-        if (r.status === 400) assert.equal(errCode(r), 'NAME_INVALID', `${method} ${p}`);
+    // A registry of its own, whose root sits in a private directory: other tests create files in
+    // /tmp meanwhile, so only a private parent can show that nothing was written next to the root.
+    const parent = fs.mkdtempSync('/tmp/bregs-hostile-');
+    dirs.push(parent);
+    const reg = await startRegistry([], path.join(parent, 'root'));
+    try {
+      const outside = path.join(parent, 'escape-root');
+      const before = new Set(fs.readdirSync(parent));
+      const data = Buffer.from('hostile');
+      const d = sha256(data);
+      const names = ['..', '../x', 'a/../../x', '..%2f..%2fx', '%2e%2e/x', 'a%2fb', 'A/b', 'a//b', '/abs', 'a/_layers', '_catalog/x', 'a\\b', 'a%00b', 'x'.repeat(300), '.hidden'];
+      for (const n of names) {
+        for (const [method, p, body] of [
+          ['POST', `/v2/${n}/blobs/uploads/?digest=${d}`, data],
+          ['POST', `/v2/${n}/blobs/uploads/`, undefined],
+          ['PUT', `/v2/${n}/manifests/latest`, Buffer.from('{}')],
+          ['GET', `/v2/${n}/tags/list`, undefined],
+          ['GET', `/v2/${n}/blobs/${d}`, undefined],
+        ] as const) {
+          const r = await reg.req(method, p, body ? { body } : {});
+          assert.ok(r.status === 400 || r.status === 404, `${method} ${p}: ${r.status}`);
+          if (r.status === 400) assert.equal(errCode(r), 'NAME_INVALID', `${method} ${p}`);
+        }
       }
-    }
-    for (const dg of ['sha256:../../../../etc/passwd', 'sha256%3a..%2f..', '..', 'sha256:' + '0'.repeat(63) + '/', `sha256:${'a'.repeat(64)}/../x`]) {
-      const r = await reg.req('GET', `/v2/ok/blobs/${dg}`);
-      assert.ok(r.status === 400 || r.status === 404, `${dg}: ${r.status}`);
-      const m = await reg.req('POST', `/v2/ok/blobs/uploads/?digest=${encodeURIComponent(dg)}`, { body: data });
-      assert.equal(m.status, 400, dg);
-    }
-    const tagPut = await reg.req('PUT', '/v2/ok/manifests/..', { body: '{}' });
-    assert.equal(tagPut.status, 400);
-    assert.equal(fs.existsSync(outside), false);
-    assert.deepEqual(new Set(fs.readdirSync(path.dirname(reg.root))), before, 'nothing new next to the root');
-    for (const f of listTree(reg.root)) assert.ok(!f.includes('..'), f);
+      for (const dg of ['sha256:../../../../etc/passwd', 'sha256%3a..%2f..', '..', 'sha256:' + '0'.repeat(63) + '/', `sha256:${'a'.repeat(64)}/../x`]) {
+        const r = await reg.req('GET', `/v2/ok/blobs/${dg}`);
+        assert.ok(r.status === 400 || r.status === 404, `${dg}: ${r.status}`);
+        const m = await reg.req('POST', `/v2/ok/blobs/uploads/?digest=${encodeURIComponent(dg)}`, { body: data });
+        assert.equal(m.status, 400, dg);
+      }
+      const tagPut = await reg.req('PUT', '/v2/ok/manifests/..', { body: '{}' });
+      assert.equal(tagPut.status, 400);
+      assert.equal(fs.existsSync(outside), false);
+      assert.deepEqual(new Set(fs.readdirSync(parent)), before, 'nothing new next to the root');
+      for (const f of listTree(reg.root)) assert.ok(!f.includes('..'), f);
+    } finally { await reg.stop(); }
   });
 
   test('unknown endpoints and methods', async () => {
