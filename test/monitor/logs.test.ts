@@ -11,6 +11,12 @@ import { readLogs } from '../../src/container/logs.js';
 
 const line = (log: string) => JSON.stringify({ log, stream: 'stdout', time: new Date().toISOString() }) + '\n';
 
+/** Runs `fn` with the path of a log file in a fresh temp directory, removed afterwards. */
+async function withLogFile(fn: (file: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-logs-'));
+  try { await fn(path.join(dir, 'container.log')); } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+}
+
 async function collect(logPath: string, stopped: () => boolean): Promise<string[]> {
   const out: string[] = [];
   for await (const e of readLogs(logPath, { stdout: true, stderr: true, follow: true }, stopped)) out.push(e.log);
@@ -35,46 +41,28 @@ async function withWriteOnOpen<T>(file: string, text: string, fn: () => Promise<
   }
 }
 
-test('follow: a line written while the reader starts is read, not skipped', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-logs-'));
-  try {
-    const file = path.join(dir, 'container.log');
-    fs.writeFileSync(file, line('before\n'));
-    const got = await withWriteOnOpen(file, line('racing\n'), () => collect(file, () => true));
-    assert.deepEqual(got, ['before\n', 'racing\n']);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('follow: a line written while the reader starts is read, not skipped', () => withLogFile(async (file) => {
+  fs.writeFileSync(file, line('before\n'));
+  const got = await withWriteOnOpen(file, line('racing\n'), () => collect(file, () => true));
+  assert.deepEqual(got, ['before\n', 'racing\n']);
+}));
 
-test('follow: a partly written last line is read whole once it is complete', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-logs-'));
-  try {
-    const file = path.join(dir, 'container.log');
-    const whole = line('split\n');
-    fs.writeFileSync(file, line('first\n') + whole.slice(0, 10));
-    let stopped = false;
-    const reading = collect(file, () => stopped);
-    await new Promise((r) => setTimeout(r, 50));
-    fs.appendFileSync(file, whole.slice(10));
-    stopped = true;
-    assert.deepEqual(await reading, ['first\n', 'split\n']);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('follow: a partly written last line is read whole once it is complete', () => withLogFile(async (file) => {
+  const whole = line('split\n');
+  fs.writeFileSync(file, line('first\n') + whole.slice(0, 10));
+  let stopped = false;
+  const reading = collect(file, () => stopped);
+  await new Promise((r) => setTimeout(r, 50));
+  fs.appendFileSync(file, whole.slice(10));
+  stopped = true;
+  assert.deepEqual(await reading, ['first\n', 'split\n']);
+}));
 
-test('follow: a log that appears only after the reader started is read from its start', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-logs-'));
-  try {
-    const file = path.join(dir, 'container.log');
-    let stopped = false;
-    const reading = collect(file, () => stopped);
-    await new Promise((r) => setTimeout(r, 50));
-    fs.writeFileSync(file, line('late\n'));
-    stopped = true;
-    assert.deepEqual(await reading, ['late\n']);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test('follow: a log that appears only after the reader started is read from its start', () => withLogFile(async (file) => {
+  let stopped = false;
+  const reading = collect(file, () => stopped);
+  await new Promise((r) => setTimeout(r, 50));
+  fs.writeFileSync(file, line('late\n'));
+  stopped = true;
+  assert.deepEqual(await reading, ['late\n']);
+}));
