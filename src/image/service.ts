@@ -662,11 +662,8 @@ export class ImageService {
         onLayer?.(diffIds[i]!, layers[i]!.size);
         continue;
       }
-      // A layer kept only as another stack's files (tar-split): its tar is rebuilt from them. A gzip
-      // blob that was not kept (a pull) is known by the diffID it was checked against.
-      const other = this.content.has(blob) ? undefined
-        : plain ? this.snapshots.findSplit(blob)
-          : this.knownDiffId(blob) === diffIds[i] ? this.snapshots.findSplit(diffIds[i]!) : undefined;
+      // A layer kept only as another stack's files (tar-split): its tar is rebuilt from them.
+      const other = this.filesOf(blob, diffIds[i]!, plain);
       if (!other && !this.content.has(blob)) throw notFound(`layer ${blob} of image ${configDigest} is not in the content store`);
       onUnpack?.(i, 'start');
       const stream = other ? Readable.from(this.snapshots.layerTar(other)) : this.content.createReadStream(blob);
@@ -744,7 +741,7 @@ export class ImageService {
    * The diffID a compressed layer blob was checked to hold: by this process, or by the pull or load
    * that recorded an image naming it (images are recorded only after every layer was checked).
    */
-  knownDiffId(blob: string): string | undefined {
+  private knownDiffId(blob: string): string | undefined {
     const v = this.verifiedLayers.get(blob);
     if (v !== undefined) return v;
     for (const img of this.store.all()) {
@@ -752,6 +749,17 @@ export class ImageService {
       if (i >= 0 && img.diffIds[i] !== undefined) { this.verifiedLayers.set(blob, img.diffIds[i]!); return img.diffIds[i]; }
     }
     return undefined;
+  }
+
+  /**
+   * The committed snapshot whose files (tar-split) rebuild layer `diffId`, when its blob `blob` is not
+   * in the content store: a plain layer (the blob is its tar), or a pulled gzip blob that was checked
+   * to hold that layer.
+   */
+  private filesOf(blob: string, diffId: string, plain: boolean): string | undefined {
+    if (this.content.has(blob)) return undefined;
+    if (plain) return this.snapshots.findSplit(blob);
+    return this.knownDiffId(blob) === diffId ? this.snapshots.findSplit(diffId) : undefined;
   }
 
   /**
@@ -817,7 +825,7 @@ export class ImageService {
     const name = chain[index]!;
     if (this.snapshots.exists(name)) return;
     // A pulled blob that was not kept: the same layer, unpacked on another parent, holds its tar.
-    const other = !this.content.has(layer.digest) && this.knownDiffId(layer.digest) === diffIds[index] ? this.snapshots.findSplit(diffIds[index]!) : undefined;
+    const other = this.filesOf(layer.digest, diffIds[index]!, !/gzip$/.test(layer.mediaType));
     // A blob the caller has just written through the verifying writer is not hashed a second time.
     const stream = other !== undefined ? Readable.from(this.snapshots.layerTar(other)) : this.content.createReadStream(layer.digest, { verify: !o.justVerified });
     try {

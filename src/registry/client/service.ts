@@ -204,7 +204,7 @@ export class RegistryService {
         while (next < manifest.layers.length && running < UNPACK_CONCURRENCY && !unpackFailure) {
           const i = next;
           const l = manifest.layers[i]!;
-          if (known || !(staged.has(l.digest) || downloaded.has(l.digest) || images.content.has(l.digest) || images.hasLayer(chain[i]!, l.digest))) return;
+          if (known || !(downloaded.has(l.digest) || images.content.has(l.digest) || images.hasLayer(chain[i]!, l.digest))) return;
           next++;
           keep(chain[i]!, 'layer');
           const id = shortHex(l.digest);
