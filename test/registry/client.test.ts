@@ -219,6 +219,11 @@ describe('registry client', { skip }, () => {
     } finally {
       await other.stop();
     }
+    // The archive saved from the pulled image (its tars rebuilt from the files) loads and runs.
+    ok(['rmi', '-f', config]);
+    assert.match(ok(['load', '-i', saved]).stdout, new RegExp(`Loaded image: ${name.replace(/[.]/g, '\\.')}`));
+    assert.equal(JSON.parse(ok(['image', 'inspect', name]).stdout)[0].Id, config);
+    assert.equal(ok(['run', '--rm', name, 'echo', 'from the archive']).stdout, 'from the archive\n');
   });
 
   it('pulls every tag with -a', async () => {
