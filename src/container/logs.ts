@@ -117,6 +117,7 @@ export async function* readLogs(logPath: string, q: LogQuery, stopped: () => boo
     }
   } finally {
     watcher?.close();
+    signal?.removeEventListener('abort', poke);
     if (fd !== null) fs.closeSync(fd);
   }
 }
