@@ -31,7 +31,7 @@ export async function startBarge(run: RunDir, log: (s: string) => void, avoidSub
 
   const out = fs.openSync(logFile, 'a');
   // Own process group: the terminal's Ctrl-C goes to the runner only, which then tears down in order.
-  const child = spawn(process.execPath, [BARGED_BIN, '--data-root', dataRoot, '--exec-root', execRoot, '-H', host,
+  const child = spawn(BARGED_BIN, ['--data-root', dataRoot, '--exec-root', execRoot, '-H', host,
     '--pidfile', pidfile, '--bridge', bridge, '--bip', bip, '--config-file', `${dir}/daemon.json`],
   { stdio: ['ignore', out, out], detached: true });
   fs.closeSync(out);

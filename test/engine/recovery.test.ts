@@ -63,7 +63,7 @@ test('a second barged on the same socket is refused', async () => {
   assert.equal(r.code, 0);
   const { spawnSync } = await import('node:child_process');
   const { BARGED } = await import('../helpers/daemon.js');
-  const second = spawnSync(process.execPath, [BARGED, '--data-root', d.dataRoot + '-2', '--exec-root', d.execRoot + '-2', '-H', d.host, '--pidfile', d.dir + '/other.pid', '--bridge', d.bridge, '--bip', d.bip], { encoding: 'utf8', timeout: 20_000 });
+  const second = spawnSync(BARGED, ['--data-root', d.dataRoot + '-2', '--exec-root', d.execRoot + '-2', '-H', d.host, '--pidfile', d.dir + '/other.pid', '--bridge', d.bridge, '--bip', d.bip], { encoding: 'utf8', timeout: 20_000 });
   assert.notEqual(second.status, 0);
   assert.match(second.stderr, /in use by another daemon/);
 });

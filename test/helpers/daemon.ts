@@ -57,7 +57,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     // barged refuses a --config-file that does not exist: give it an empty one unless a test wrote its own.
     if (!fs.existsSync(path.join(dir, 'daemon.json'))) fs.writeFileSync(path.join(dir, 'daemon.json'), '{}\n');
     const out = fs.openSync(logFile, 'a');
-    child = spawn(process.execPath, [BARGED, '--data-root', dataRoot, '--exec-root', execRoot, '-H', host, '--pidfile', path.join(dir, 'barged.pid'),
+    child = spawn(BARGED, ['--data-root', dataRoot, '--exec-root', execRoot, '-H', host, '--pidfile', path.join(dir, 'barged.pid'),
       '--bridge', bridge, '--bip', bip, '--log-level', 'debug', '--config-file', path.join(dir, 'daemon.json'), ...(o.extraArgs ?? [])],
     { stdio: ['ignore', out, out], detached: false });
     fs.closeSync(out);
