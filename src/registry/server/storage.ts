@@ -34,6 +34,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { writeFileAtomic, fsyncDir, cleanTempFiles } from '../../lib/fsutil.js';
 import { regErr } from './errors.js';
+
+const WRITEBACK_EVERY = 64 << 20;
 import { isDigest, isName, isTag, isUploadId, splitDigest } from './names.js';
 
 export const MediaTypes = {
@@ -184,12 +186,31 @@ export class RegistryStorage {
     try {
       const state = await this.hashState(id, file, st.size, 'sha256');
       let n = 0;
+      // Every WRITEBACK_EVERY bytes, a flush of what is written so far starts on the thread pool (not
+      // awaited), so that the fsync that completes the upload finds little left to write.
+      const flusher = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
+      let unflushed = 0;
+      let flushing: Promise<void> | null = null;
       const hasher = new Transform({
-        transform(chunk: Buffer, _enc, cb) { n += chunk.length; state.hash.update(chunk); cb(null, chunk); },
+        transform(chunk: Buffer, _enc, cb) {
+          n += chunk.length;
+          state.hash.update(chunk);
+          unflushed += chunk.length;
+          if (unflushed >= WRITEBACK_EVERY && !flushing) {
+            unflushed = 0;
+            flushing = new Promise<void>((resolve) => fs.fdatasync(flusher, () => { flushing = null; resolve(); }));
+          }
+          cb(null, chunk);
+        },
       });
       this.hashes.delete(id); // until the chunk is whole on disk, the running hash is not to be trusted
       // If the client goes away mid-chunk, what reached the disk stays (GET of the upload reports it).
-      await pipeline(body, hasher, fs.createWriteStream(file, { flags: 'a', highWaterMark: 1 << 20 }));
+      try {
+        await pipeline(body, hasher, fs.createWriteStream(file, { flags: 'a', highWaterMark: 1 << 20 }));
+      } finally {
+        await flushing;
+        fs.closeSync(flusher);
+      }
       if (length !== undefined && n !== length) {
         fs.truncateSync(file, st.size);
         throw regErr('SIZE_INVALID', { expected: length, received: n }, `chunk brought ${n} bytes, ${length} were announced`);
@@ -235,8 +256,10 @@ export class RegistryStorage {
         this.cancelUpload(name, id);
         throw regErr('DIGEST_INVALID', { expected: digest, computed: `${alg}:${got}` }, `provided digest ${digest} did not match uploaded content (${alg}:${got})`);
       }
+      // By the thread pool: a big blob's flush must not stop every other request of the registry.
       const fd = fs.openSync(file, 'r+');
-      try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+      try { await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve()))); } finally { fs.closeSync(fd); }
+      this.upload(name, id);   // a DELETE of the upload meanwhile: BLOB_UPLOAD_UNKNOWN
       const target = this.blobPath(digest);
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.renameSync(file, target);
