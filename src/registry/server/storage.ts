@@ -34,9 +34,10 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { writeFileAtomic, fsyncDir, cleanTempFiles } from '../../lib/fsutil.js';
 import { regErr } from './errors.js';
-
-const WRITEBACK_EVERY = 64 << 20;
 import { isDigest, isName, isTag, isUploadId, splitDigest } from './names.js';
+
+/** Bytes of an upload written between two writeback flushes (see append). */
+const WRITEBACK_EVERY = 64 << 20;
 
 export const MediaTypes = {
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
