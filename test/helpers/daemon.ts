@@ -25,7 +25,7 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** SIGKILL barged. */
   kill9(): Promise<void>;
-  /** Start barged again on the same roots. */
+  /** Stop barged if it runs (SIGTERM), then start it again on the same roots. */
   restart(): Promise<void>;
   /** Remove every container, stop barged, remove bridge, rules, mounts and files. */
   cleanup(): Promise<void>;
@@ -63,7 +63,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     fs.closeSync(out);
     const started = Date.now();
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`barged exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`barged exited with ${child.exitCode ?? child.signalCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
       try { const r = await api('GET', '/_ping'); if (r.status === 200) return; } catch { /* not yet */ }
       if (Date.now() - started > 20_000) throw new Error(`barged did not answer within 20s:\n${fs.readFileSync(logFile, 'utf8')}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -108,23 +108,25 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     api,
     stop: async () => {
       const c = child as ChildProcess | null;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;   // exited, or killed
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
       await exited;
     },
     kill9: async () => {
       const c = child as ChildProcess | null;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
       await exited;
     },
-    restart: async () => { await launch(); },
+    // Stops a barged still running first: a second one would find the first's pid file and exit,
+    // while the first answered the pings, and outlived the test (its process then never ended).
+    restart: async () => { await d.stop(); await launch(); },
     cleanup: async () => {
       try {
         const c = child as ChildProcess | null;
-        if (c && c.exitCode === null) {
+        if (c && c.exitCode === null && c.signalCode === null) {
           const list = await api('GET', '/containers/json?all=1');
           for (const ct of (list.body ?? []) as { Id: string }[]) await api('DELETE', `/containers/${ct.Id}?force=1&v=1`);
           const nets = await api('GET', '/networks');
