@@ -54,6 +54,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
   let child: ChildProcess | null = null;
 
   const launch = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) throw new Error('barged is still running: stop() or kill9() it first');
     // barged refuses a --config-file that does not exist: give it an empty one unless a test wrote its own.
     if (!fs.existsSync(path.join(dir, 'daemon.json'))) fs.writeFileSync(path.join(dir, 'daemon.json'), '{}\n');
     const out = fs.openSync(logFile, 'a');
