@@ -189,7 +189,7 @@ export class RegistryStorage {
       let n = 0;
       // Every WRITEBACK_EVERY bytes, a flush of what is written so far starts on the thread pool (not
       // awaited), so that the fsync that completes the upload finds little left to write.
-      const flusher = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o600);
+      const flusher = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o666);   // the mode the write stream would give it
       let unflushed = 0;
       let flushing: Promise<void> | null = null;
       const hasher = new Transform({
