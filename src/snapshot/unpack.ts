@@ -203,8 +203,8 @@ export async function decompress(source: AsyncIterable<Uint8Array>): Promise<{ s
   gunzip.on('error', (e) => out.destroy(e));
   // Input goes to zlib in pieces of 1 MiB: each write is a round trip to the thread pool, which for
   // the 64 KiB reads of a socket cost more than inflating (measured: 3× the time). The pieces are
-  // copied into two buffers used in turn, not newly allocated: V8 counts every new buffer's bytes
-  // towards its next full GC, and a pull already allocates the socket's and zlib's.
+  // copied into two buffers used in turn rather than concatenated into new ones: a GiB pulled
+  // allocates a GiB less (buffers are garbage the GC must find; see bin/barged).
   void (async () => {
     const arenas = [Buffer.allocUnsafe(GUNZIP_INPUT), Buffer.allocUnsafe(GUNZIP_INPUT)];
     // free[k] resolves once zlib is done with arenas[k] (its write callback), or has closed.
