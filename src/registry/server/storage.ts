@@ -187,9 +187,10 @@ export class RegistryStorage {
     try {
       const state = await this.hashState(id, file, st.size, 'sha256');
       let n = 0;
-      // Every WRITEBACK_EVERY bytes, a flush of what is written so far starts on the thread pool (not
-      // awaited), so that the fsync that completes the upload finds little left to write.
-      const flusher = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_CREAT, 0o666);   // the mode the write stream would give it
+      // One descriptor for the writes and the flushes: every WRITEBACK_EVERY bytes, a flush of what is
+      // written so far starts on the thread pool (not awaited), so that the fsync that completes the
+      // upload finds little left to write.
+      const fd = fs.openSync(file, 'a');
       let unflushed = 0;
       let flushing: Promise<void> | null = null;
       const hasher = new Transform({
@@ -199,7 +200,7 @@ export class RegistryStorage {
           unflushed += chunk.length;
           if (unflushed >= WRITEBACK_EVERY && !flushing) {
             unflushed = 0;
-            flushing = new Promise<void>((resolve) => fs.fdatasync(flusher, () => { flushing = null; resolve(); }));
+            flushing = new Promise<void>((resolve) => fs.fdatasync(fd, () => { flushing = null; resolve(); }));
           }
           cb(null, chunk);
         },
@@ -207,10 +208,10 @@ export class RegistryStorage {
       this.hashes.delete(id); // until the chunk is whole on disk, the running hash is not to be trusted
       // If the client goes away mid-chunk, what reached the disk stays (GET of the upload reports it).
       try {
-        await pipeline(body, hasher, fs.createWriteStream(file, { flags: 'a', highWaterMark: 1 << 20 }));
+        await pipeline(body, hasher, fs.createWriteStream(file, { fd, autoClose: false, highWaterMark: 1 << 20 }));
       } finally {
         await flushing;
-        fs.closeSync(flusher);
+        fs.closeSync(fd);
       }
       if (length !== undefined && n !== length) {
         fs.truncateSync(file, st.size);
