@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { decompress } from '../../src/snapshot/unpack.js';
+import { until } from '../helpers/engine.js';
 
 /** `data` in chunks of uneven sizes (1 byte to ~300 KiB), as a socket would hand them. */
 async function* unevenly(data: Buffer): AsyncGenerator<Buffer> {
@@ -48,8 +49,7 @@ test('a corrupt gzip stream fails the reader, and the source is stopped', async 
   async function* source() { try { yield* unevenly(gz); } finally { stopped = true; } }
   const { stream } = await decompress(source());
   await assert.rejects(async () => { for await (const _ of stream) { /* read all */ } });
-  await new Promise((r) => setTimeout(r, 50));
-  assert.ok(stopped, 'the source was returned');
+  await until('the source to be returned', () => stopped, 2000);
 });
 
 test('a reader that stops early stops the source', async () => {
@@ -58,6 +58,5 @@ test('a reader that stops early stops the source', async () => {
   async function* source() { try { yield* unevenly(gz); } finally { stopped = true; } }
   const { stream } = await decompress(source());
   for await (const _ of stream) { stream.destroy(); break; }
-  for (let i = 0; i < 40 && !stopped; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(stopped, 'the source was returned');
+  await until('the source to be returned', () => stopped, 2000);
 });

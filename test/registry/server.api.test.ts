@@ -138,6 +138,29 @@ describe('registry server API', () => {
     assert.deepEqual((await reg.req('GET', `/v2/chunky/blobs/${sha256(data)}`)).body, data);
   });
 
+  test('a chunk longer than the writeback interval (64 MiB) is stored whole, with an ordinary file mode', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const data = randomBytes(70 << 20);
+    const loc = (await reg.req('POST', '/v2/big/chunk/blobs/uploads/')).headers['location']!;
+    // Streamed in 1 MiB pieces, as a client sends a layer.
+    const pieces: Buffer[] = [];
+    for (let off = 0; off < 66 << 20; off += 1 << 20) pieces.push(data.subarray(off, off + (1 << 20)));
+    const p = await reg.req('PATCH', loc, { chunks: pieces });
+    assert.equal(p.status, 202);
+    assert.equal(p.headers['range'], `0-${(66 << 20) - 1}`);
+    const fin = await reg.req('PUT', `${loc}?digest=${sha256(data)}`, { body: data.subarray(66 << 20), headers: { 'Content-Range': `${66 << 20}-${data.length - 1}` } });
+    assert.equal(fin.status, 201, fin.body.toString());
+    const got = await reg.req('GET', `/v2/big/chunk/blobs/${sha256(data)}`);
+    assert.equal(sha256(got.body), sha256(data));
+    // The mode any new file of this process gets (0666 less the umask we share with the server).
+    const probe = path.join(reg.root, 'mode-probe');
+    fs.writeFileSync(probe, '');
+    const want = fs.statSync(probe).mode & 0o777;
+    fs.rmSync(probe);
+    const hex = sha256(data).slice(7);
+    assert.equal(fs.statSync(path.join(reg.root, 'blobs', 'sha256', hex.slice(0, 2), hex)).mode & 0o777, want);
+  });
+
   test('a chunk cut off mid-stream: the upload keeps what arrived and resumes from there', async () => {
     const data = Buffer.alloc(300_000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
