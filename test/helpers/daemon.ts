@@ -52,9 +52,11 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
   const logFile = path.join(dir, 'barged.log');
   const host = `unix://${sock}`;
   let child: ChildProcess | null = null;
+  // A child that exited or was killed by a signal has one of these set; exitCode alone misses SIGKILL.
+  const running = (c: ChildProcess | null): boolean => c !== null && c.exitCode === null && c.signalCode === null;
 
   const launch = async () => {
-    if (child && child.exitCode === null && child.signalCode === null) throw new Error('barged is still running: stop() or kill9() it first');
+    if (running(child)) throw new Error('barged is still running: stop() or kill9() it first');
     // barged refuses a --config-file that does not exist: give it an empty one unless a test wrote its own.
     if (!fs.existsSync(path.join(dir, 'daemon.json'))) fs.writeFileSync(path.join(dir, 'daemon.json'), '{}\n');
     const out = fs.openSync(logFile, 'a');
@@ -64,7 +66,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     fs.closeSync(out);
     const started = Date.now();
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`barged exited with ${child.exitCode ?? child.signalCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+      if (!running(child)) throw new Error(`barged exited with ${child.exitCode ?? child.signalCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
       try { const r = await api('GET', '/_ping'); if (r.status === 200) return; } catch { /* not yet */ }
       if (Date.now() - started > 20_000) throw new Error(`barged did not answer within 20s:\n${fs.readFileSync(logFile, 'utf8')}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -109,14 +111,14 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     api,
     stop: async () => {
       const c = child as ChildProcess | null;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;   // exited, or killed
+      if (!c || !running(c)) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
       await exited;
     },
     kill9: async () => {
       const c = child as ChildProcess | null;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      if (!c || !running(c)) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
       await exited;
@@ -127,7 +129,7 @@ export async function startDaemon(o: { extraArgs?: string[] } = {}): Promise<Tes
     cleanup: async () => {
       try {
         const c = child as ChildProcess | null;
-        if (c && c.exitCode === null && c.signalCode === null) {
+        if (running(c)) {
           const list = await api('GET', '/containers/json?all=1');
           for (const ct of (list.body ?? []) as { Id: string }[]) await api('DELETE', `/containers/${ct.Id}?force=1&v=1`);
           const nets = await api('GET', '/networks');
