@@ -426,8 +426,11 @@ export class ContainerService {
       l.clean = false;
       c.barge.manuallyStopped = false;
       this.store.save(c);
-      this.watch(c, conn);
+      // 'start' before watching: a quick exit already read with the STARTED answer is handled at
+      // once inside watch(), and its 'die' must follow the 'start' (Docker's order; health checks
+      // were armed on a dead container otherwise).
       this.event(c, 'start');
+      this.watch(c, conn);
       log.debug('start timing', Object.fromEntries(T.slice(1).map(([n, t], i) => [n, +(t - T[i]![1]).toFixed(1)])));
     } catch (e) {
       conn?.close();
