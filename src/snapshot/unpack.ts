@@ -313,6 +313,15 @@ class Unpacker {
 
   private warn(msg: string): void { this.opts.onWarning?.(msg); }
 
+  /** Counts file data written; starts a writeback (opts.flush) every flushEvery bytes, one at a time. */
+  private written(n: number): void {
+    this.unflushed += n;
+    if (this.opts.flush && this.unflushed >= (this.opts.flushEvery ?? 128 << 20) && !this.flushing) {
+      this.unflushed = 0;
+      this.flushing = this.opts.flush().catch(() => undefined).finally(() => { this.flushing = null; });
+    }
+  }
+
   /**
    * Resolves directory components inside the root, following symlinks only within it, creating
    * missing directories when `create`. Returns the resolved components (a real directory).
@@ -447,11 +456,15 @@ class Unpacker {
             batchLen = 0;
             if (size < ASYNC_WRITE_MIN) {
               for (const b of bufs) { let off = 0; while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off); pos += b.length; }
+              this.written(len);
               return;
             }
             let done = await writev(fd, bufs, pos);
             while (done < len) done += fs.writeSync(fd, Buffer.concat(bufs).subarray(done), 0, len - done, pos + done);
             pos += len;
+            // Counted as written, not when the file ends: a layer of one big file would otherwise
+            // start no writeback at all, and the flush before it is recorded would wait for all of it.
+            this.written(len);
           };
           for await (const chunk of stream) {
             const buf = chunk as Buffer;
@@ -472,11 +485,6 @@ class Unpacker {
         this.budget -= size;
         this.size += size;
         if (size > 0) this.split?.file(target.join('/'), size);
-        this.unflushed += size;
-        if (this.opts.flush && this.unflushed >= (this.opts.flushEvery ?? 128 << 20) && !this.flushing) {
-          this.unflushed = 0;
-          this.flushing = this.opts.flush().catch(() => undefined).finally(() => { this.flushing = null; });
-        }
         break;
       }
       case 'symlink': {
