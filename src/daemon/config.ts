@@ -15,6 +15,9 @@ export interface DaemonConfig {
   iptables: boolean;
   logOpts: Record<string, string>;
   insecureRegistries: string[];
+  maxConcurrentDownloads: number;
+  maxConcurrentUploads: number;
+  maxDownloadAttempts: number;
   configFile: string;
 }
 
@@ -32,11 +35,14 @@ export const DEFAULTS: DaemonConfig = {
   iptables: true,
   logOpts: {},
   insecureRegistries: [],
+  maxConcurrentDownloads: 3,
+  maxConcurrentUploads: 5,
+  maxDownloadAttempts: 5,
   configFile: '/etc/barge/daemon.json',
 };
 
 // flag name → config key; JSON keys are the flag names, as dockerd's daemon.json.
-const FLAGS: Record<string, { key: keyof DaemonConfig; kind: 'string' | 'list' | 'bool' | 'map' }> = {
+const FLAGS: Record<string, { key: keyof DaemonConfig; kind: 'string' | 'list' | 'bool' | 'map' | 'count' }> = {
   'data-root': { key: 'dataRoot', kind: 'string' },
   'exec-root': { key: 'execRoot', kind: 'string' },
   host: { key: 'hosts', kind: 'list' },
@@ -51,6 +57,9 @@ const FLAGS: Record<string, { key: keyof DaemonConfig; kind: 'string' | 'list' |
   'log-opts': { key: 'logOpts', kind: 'map' },
   'insecure-registry': { key: 'insecureRegistries', kind: 'list' },
   'insecure-registries': { key: 'insecureRegistries', kind: 'list' },
+  'max-concurrent-downloads': { key: 'maxConcurrentDownloads', kind: 'count' },
+  'max-concurrent-uploads': { key: 'maxConcurrentUploads', kind: 'count' },
+  'max-download-attempts': { key: 'maxDownloadAttempts', kind: 'count' },
   'config-file': { key: 'configFile', kind: 'string' },
 };
 
@@ -69,6 +78,10 @@ Options:
       --iptables                    Enable addition of iptables rules (default true)
   -l, --log-level string            Set the logging level ("debug"|"info"|"warn"|"error") (default "info")
       --log-opt map                 Default log driver options for containers (max-size, max-file)
+      --max-concurrent-downloads int
+                                    Set the max concurrent downloads (default 3)
+      --max-concurrent-uploads int  Set the max concurrent uploads (default 5)
+      --max-download-attempts int   Set the max download attempts for each pull (default 5)
   -p, --pidfile string              Path to use for daemon PID file (default "/run/barge/barged.pid")
       --runtime string              OCI runtime binary (default "runc")
   -v, --version                     Print version information and quit
@@ -152,6 +165,14 @@ function setValue(config: DaemonConfig, spec: { key: keyof DaemonConfig; kind: s
       else if (value === 'false' || value === '0') c[spec.key] = false;
       else throw invalid(`invalid argument "${value}" for "${what}": must be true or false`);
       break;
+    case 'count': {
+      // A positive whole number; daemon.json gives it as a JSON number, flags as text.
+      const s = String(value).trim();
+      const n = /^\d+$/.test(s) ? Number(s) : NaN;
+      if (!(Number.isSafeInteger(n) && n >= 1)) throw invalid(`invalid argument "${s}" for "${what}": must be a whole number of 1 or more`);
+      c[spec.key] = n;
+      break;
+    }
     case 'map': {
       const s = String(value);
       const i = s.indexOf('=');

@@ -111,7 +111,10 @@ export async function startDaemon(config: DaemonConfig): Promise<{ close: () => 
     rootfsSize: (id) => images.rootfsSize(id),
     networkStats: (id, pid) => network.stats(id, pid) as Record<string, unknown> | undefined,
   });
-  const registry = new RegistryService({ images, dataRoot: config.dataRoot, insecureRegistries: config.insecureRegistries });
+  const registry = new RegistryService({
+    images, dataRoot: config.dataRoot, insecureRegistries: config.insecureRegistries,
+    maxConcurrentDownloads: config.maxConcurrentDownloads, maxConcurrentUploads: config.maxConcurrentUploads, maxDownloadAttempts: config.maxDownloadAttempts,
+  });
   imageRoutes(api.router, { images, containers, registry, buildCache: () => builds.dfEntries(), volumeUsage: () => volumes.usage() });
   registryRoutes(api.router, { registry });
   archiveRoutes(api.router, { images, containers, events });

@@ -54,7 +54,8 @@ describe('pull interrupted by the registry dying', () => {
   let registry: ChildProcess | undefined;
   let proxy: { port: number; close(): void } | undefined;
   const layerDigests: string[] = [];
-  before(async () => { d = await startDaemon(); });
+  // Three tries of each layer (Docker's default is five): the failing pull below ends sooner.
+  before(async () => { d = await startDaemon({ extraArgs: ['--max-download-attempts', '3'] }); });
   after(async () => {
     registry?.kill('SIGKILL');
     proxy?.close();
@@ -103,6 +104,17 @@ describe('pull interrupted by the registry dying', () => {
     const last = JSON.parse(text.trim().split('\n').pop()!) as { error?: string; errorDetail?: { message: string } };
     assert.ok(last.error, `the pull ends with an error: ${text.slice(-1500)} LOG ${d.log().slice(-2000)}`);
     assert.match(last.error!, new RegExp(`127\\.0\\.0\\.1:${proxy.port}|connection|socket|closed|reset|aborted|terminated`, 'i'), last.error);
+    // Each layer was tried --max-download-attempts times, with the waits its messages announce.
+    const retries = new Map<string, string[]>();
+    for (const line of text.trim().split('\n')) {
+      const m = JSON.parse(line) as { id?: string; status?: string };
+      if (m.id && m.status?.startsWith('Retrying in')) retries.set(m.id, [...(retries.get(m.id) ?? []), m.status]);
+    }
+    assert.ok(retries.size > 0, 'the pull retried');
+    // (A layer may stop short of its last try when another fails first; none goes beyond it.)
+    const full = ['Retrying in 1 second', 'Retrying in 2 seconds'];
+    for (const [, r] of retries) assert.deepEqual(r, full.slice(0, r.length), JSON.stringify([...retries]));
+    assert.ok([...retries.values()].some((r) => r.length === full.length), JSON.stringify([...retries]));
 
     // Through the CLI (the registry still down): an exit code and a message naming the registry.
     const cli = d.barge(['pull', `127.0.0.1:${port}/${REPO}:v1`], { timeoutMs: 120_000 });

@@ -37,6 +37,12 @@ export interface RegistryServiceOptions {
   images: ImageService;
   dataRoot: string;
   insecureRegistries?: string[];
+  /** Layers downloaded at a time by one pull (dockerd's --max-concurrent-downloads; default 3). */
+  maxConcurrentDownloads?: number;
+  /** Layers uploaded at a time by one push (dockerd's --max-concurrent-uploads; default 5). */
+  maxConcurrentUploads?: number;
+  /** Tries of each layer download before a pull fails (dockerd's --max-download-attempts; default 5). */
+  maxDownloadAttempts?: number;
 }
 
 export interface PullOptions {
@@ -48,11 +54,13 @@ export interface PullOptions {
 
 interface Platform { os: string; architecture: string; variant?: string }
 
-/** Docker pulls and pushes 3 layers at a time. */
-const CONCURRENCY = 3;
-const DOWNLOAD_ATTEMPTS = 3;
-/** Layers unpacked side by side during a pull. */
-const UNPACK_CONCURRENCY = Number(process.env.BARGE_UNPACK_CONCURRENCY) || 1;
+/** dockerd's defaults: 3 layers downloaded at a time, 5 uploaded, 5 tries of each download. */
+export const DEFAULT_CONCURRENT_DOWNLOADS = 3;
+export const DEFAULT_CONCURRENT_UPLOADS = 5;
+export const DEFAULT_DOWNLOAD_ATTEMPTS = 5;
+const UPLOAD_ATTEMPTS = 3;
+/** Layers recorded (or unpacked from a blob already here) one at a time, in order: each after its parent. */
+const UNPACK_CONCURRENCY = 1;
 const INDEX_TYPES = new Set<string>([MediaType.OciIndex, MediaType.DockerManifestList]);
 /** Docker's layer types as an OCI manifest names them. */
 const OCI_LAYER_TYPE: Record<string, string> = { [MediaType.DockerLayerGzip]: MediaType.OciLayerGzip, [MediaType.DockerLayer]: MediaType.OciLayer };
@@ -61,9 +69,15 @@ export class RegistryService {
   readonly insecure: InsecureRegistries;
   private readonly images: ImageService;
   private readonly sources: BlobSources;
+  private readonly downloads: number;
+  private readonly uploads: number;
+  private readonly downloadAttempts: number;
 
   constructor(o: RegistryServiceOptions) {
     this.images = o.images;
+    this.downloads = o.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS;
+    this.uploads = o.maxConcurrentUploads ?? DEFAULT_CONCURRENT_UPLOADS;
+    this.downloadAttempts = o.maxDownloadAttempts ?? DEFAULT_DOWNLOAD_ATTEMPTS;
     this.insecure = new InsecureRegistries(o.insecureRegistries ?? []);
     this.sources = new BlobSources(path.join(o.dataRoot, 'image'));
   }
@@ -188,7 +202,7 @@ export class RegistryService {
         todo.push(l);
       }
       for (const l of todo) emit(layerStatus(shortHex(l.digest), 'Pulling fs layer'));
-      for (const l of todo.slice(CONCURRENCY)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
+      for (const l of todo.slice(this.downloads)) emit(layerStatus(shortHex(l.digest), 'Waiting'));
 
       // Downloaded layers are unpacked as they stream in (staged), then recorded in order, each after
       // its parent. A layer not downloaded now (its blob was here) is unpacked from the content store;
@@ -223,7 +237,7 @@ export class RegistryService {
       const settle = async () => { for (let k = 0; k < unpacks.length; k++) await unpacks[k]; };
       advance();
       try {
-        await pool(todo, CONCURRENCY, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then((s) => { staged.set(l.digest, s); downloaded.add(l.digest); advance(); }));
+        await pool(todo, this.downloads, (l, stop) => this.download(repo, l, emit, () => stop() || unpackFailure !== undefined).then((s) => { staged.set(l.digest, s); downloaded.add(l.digest); advance(); }));
       } catch (e) {
         unpackFailure ??= { e };
         await settle();
@@ -303,11 +317,12 @@ export class RegistryService {
         if (s) await this.images.discardStaged(s);
         if (unpackErrors.length && e === unpackErrors[0]) throw e;
         const transient = isKind(e, 'unavailable') || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || /aborted|socket hang up/.test(messageOf(e));
-        if (!transient || attempt >= DOWNLOAD_ATTEMPTS || stopped()) throw e;
-        const wait = 2 ** attempt;
+        if (!transient || attempt >= this.downloadAttempts || stopped()) throw e;
+        // 1, 2, 4... seconds, capped at 10 (Docker waits 5, 10, 15...: its pulls give up later).
+        const wait = Math.min(10, 2 ** (attempt - 1));
         log.warn('layer download failed; retrying', { digest: l.digest, attempt, err: messageOf(e) });
         emit(layerStatus(id, `Retrying in ${wait} second${wait > 1 ? 's' : ''}`));
-        await new Promise((r) => setTimeout(r, wait * 500));
+        await new Promise((r) => setTimeout(r, wait * 1000));
       }
     }
   }
@@ -370,8 +385,8 @@ export class RegistryService {
     const mrepo = mountScopes.length ? new Repository(reg, ref.path, ['pull', 'push'], mountScopes) : repo;
 
     for (const l of layers) emit(layerStatus(l.id, 'Preparing'));
-    for (const l of layers.slice(CONCURRENCY)) emit(layerStatus(l.id, 'Waiting'));
-    await pool(layers, CONCURRENCY, async (l) => {
+    for (const l of layers.slice(this.uploads)) emit(layerStatus(l.id, 'Waiting'));
+    await pool(layers, this.uploads, async (l) => {
       const d = l.desc.digest;
       if (await repo.hasBlob(d)) {
         emit(layerStatus(l.id, 'Layer already exists'));
@@ -439,7 +454,7 @@ export class RegistryService {
         });
         return;
       } catch (e) {
-        if (!isKind(e, 'unavailable') || attempt >= DOWNLOAD_ATTEMPTS) throw e;
+        if (!isKind(e, 'unavailable') || attempt >= UPLOAD_ATTEMPTS) throw e;
         log.warn('blob upload failed; retrying', { digest, attempt, err: messageOf(e) });
         await new Promise((r) => setTimeout(r, 2 ** attempt * 500));
       }
