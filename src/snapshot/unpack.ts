@@ -297,6 +297,13 @@ class Unpacker {
   private readonly opaque: Deferred[] = [];
   private readonly fifos: { comps: string[]; mode: number; uid: number; gid: number; mtime: number }[] = [];
   private readonly xattrs: { comps: string[]; name: string; value: Buffer }[] = [];
+  /**
+   * Directories resolved so far: components as the tar names them ('/'-joined) -> the real directory
+   * they lead to. Entries come directory by directory, so most resolutions are one lookup instead of
+   * an lstat per component. Emptied whenever a directory or a symlink is removed (clear()): only that
+   * can make a path lead somewhere else (a stale answer could lead through a new symlink, outside).
+   */
+  private readonly resolved = new Map<string, string[]>();
 
   constructor(private readonly root: string, private readonly opts: UnpackOptions, private readonly split?: SplitFiles) {
     if (opts.maxBytes !== undefined) {
@@ -327,8 +334,14 @@ class Unpacker {
    * missing directories when `create`. Returns the resolved components (a real directory).
    */
   private resolveDir(comps: string[], create: boolean): string[] {
-    const stack: string[] = [];
-    const queue = [...comps];
+    // From the longest prefix resolved before (usually the whole path, or all but its last component).
+    let known = comps.length;
+    let base: string[] | undefined;
+    for (; known > 0 && base === undefined; known--) base = this.resolved.get(comps.slice(0, known).join('/'));
+    if (base !== undefined) known++;
+    if (base !== undefined && known === comps.length) return base;
+    const stack: string[] = base ? [...base] : [];
+    const queue = comps.slice(known);
     let hops = 0;
     while (queue.length > 0) {
       const c = queue.shift()!;
@@ -352,6 +365,7 @@ class Unpacker {
         throw invalid(`invalid layer tar: ${[...stack, c].join('/')} is not a directory`);
       }
     }
+    if (comps.length > 0) this.resolved.set(comps.join('/'), stack);
     return stack;
   }
 
@@ -371,9 +385,11 @@ class Unpacker {
     try { st = fs.lstatSync(p); } catch { return false; }
     if (st.isDirectory()) {
       if (isDir) return true;
+      this.resolved.clear();
       this.split?.moved(path.relative(this.root, p), true);
       fs.rmSync(p, { recursive: true, force: true });
     } else {
+      if (st.isSymbolicLink()) this.resolved.clear();
       if (st.isFile()) this.split?.moved(path.relative(this.root, p), false);
       fs.unlinkSync(p);
     }

@@ -79,6 +79,13 @@ function cases(sentinel: string): Case[] {
     { name: 'gzip magic, then garbage', entries: () => Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.alloc(600, 0x55)]), rejects: true },
     { name: 'xz is refused', entries: () => Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]), rejects: /not supported/ },
     { name: 'symlink named like the root', entries: [{ name: './', type: 'symlink', linkname: sentinel }], rejects: /names the root/ },
+    // The directory was resolved (and remembered) for d/one; d/pwned must see the symlink that replaced it.
+    { name: 'directory swapped for a symlink after files were written in it', entries: [
+      { name: 'd', type: 'dir' },
+      { name: 'd/one', type: 'file', data: 'inside' },
+      { name: 'd', type: 'symlink', linkname: sentinel },
+      { name: 'd/pwned', type: 'file', data: 'x' },
+    ], rejects: false },
   ];
 }
 
@@ -121,6 +128,9 @@ test('hostile layers leave everything outside the destination untouched', async 
     assert.ok(wh.isCharacterDevice() && wh.rdev === 0, 'the whiteout went to the re-rooted path');
     assert.ok(fs.lstatSync(inside(14, 'd')).isSymbolicLink());
     assert.deepEqual((await getXattrs([inside(18, 'x')], 'trusted.overlay.redirect')), [null]);
+    const swapped = cases(sentinel).length - 1;
+    assert.ok(fs.lstatSync(inside(swapped, 'd')).isSymbolicLink());
+    assert.equal(fs.readFileSync(inside(swapped, `${sentinel}/pwned`), 'utf8'), 'x', 'written under the re-rooted link target');
   } finally {
     work.cleanup();
     out.cleanup();
