@@ -35,6 +35,7 @@ export const DEFAULTS: DaemonConfig = {
   iptables: true,
   logOpts: {},
   insecureRegistries: [],
+  // dockerd's: 3 layers downloaded at a time, 5 uploaded, 5 tries of each download.
   maxConcurrentDownloads: 3,
   maxConcurrentUploads: 5,
   maxDownloadAttempts: 5,

@@ -37,12 +37,12 @@ export interface RegistryServiceOptions {
   images: ImageService;
   dataRoot: string;
   insecureRegistries?: string[];
-  /** Layers downloaded at a time by one pull (dockerd's --max-concurrent-downloads; default 3). */
-  maxConcurrentDownloads?: number;
-  /** Layers uploaded at a time by one push (dockerd's --max-concurrent-uploads; default 5). */
-  maxConcurrentUploads?: number;
-  /** Tries of each layer download before a pull fails (dockerd's --max-download-attempts; default 5). */
-  maxDownloadAttempts?: number;
+  /** Layers downloaded at a time by one pull (--max-concurrent-downloads; defaults in daemon/config.ts). */
+  maxConcurrentDownloads: number;
+  /** Layers uploaded at a time by one push (--max-concurrent-uploads). */
+  maxConcurrentUploads: number;
+  /** Tries of each layer download before a pull fails (--max-download-attempts). */
+  maxDownloadAttempts: number;
 }
 
 export interface PullOptions {
@@ -54,10 +54,6 @@ export interface PullOptions {
 
 interface Platform { os: string; architecture: string; variant?: string }
 
-/** dockerd's defaults: 3 layers downloaded at a time, 5 uploaded, 5 tries of each download. */
-export const DEFAULT_CONCURRENT_DOWNLOADS = 3;
-export const DEFAULT_CONCURRENT_UPLOADS = 5;
-export const DEFAULT_DOWNLOAD_ATTEMPTS = 5;
 const UPLOAD_ATTEMPTS = 3;
 /** Layers recorded (or unpacked from a blob already here) one at a time, in order: each after its parent. */
 const UNPACK_CONCURRENCY = 1;
@@ -75,9 +71,9 @@ export class RegistryService {
 
   constructor(o: RegistryServiceOptions) {
     this.images = o.images;
-    this.downloads = o.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS;
-    this.uploads = o.maxConcurrentUploads ?? DEFAULT_CONCURRENT_UPLOADS;
-    this.downloadAttempts = o.maxDownloadAttempts ?? DEFAULT_DOWNLOAD_ATTEMPTS;
+    this.downloads = o.maxConcurrentDownloads;
+    this.uploads = o.maxConcurrentUploads;
+    this.downloadAttempts = o.maxDownloadAttempts;
     this.insecure = new InsecureRegistries(o.insecureRegistries ?? []);
     this.sources = new BlobSources(path.join(o.dataRoot, 'image'));
   }
