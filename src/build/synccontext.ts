@@ -130,7 +130,11 @@ export class SyncedContexts {
   private dir(key: string): string { return path.join(this.root, checkKey(key)); }
 
   private state(key: string): State {
-    const s = this.states.get(key) ?? readJsonOr<State | null>(path.join(this.dir(key), 'state.json'), null);
+    const file = path.join(this.dir(key), 'state.json');
+    // A remembered state only while its copy is there (someone may have removed it under us).
+    let s = this.states.get(key);
+    if (s && !fs.existsSync(file)) { this.states.delete(key); s = undefined; }
+    s ??= readJsonOr<State | null>(file, null) ?? undefined;
     if (s && !s.dirty && s.boot === BOOT && typeof s.entries === 'object' && s.entries) {
       this.remember(key, s);
       return s;

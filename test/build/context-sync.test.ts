@@ -219,6 +219,15 @@ describe('synced build contexts', () => {
     fs.rmSync(path.join(dir, 'big.bin'));
   });
 
+  test('a copy removed from under the daemon is sent again in full, not an error', () => {
+    const contexts = path.join(d.dataRoot, 'build', 'contexts');
+    build('gone:1');
+    fs.rmSync(path.join(contexts, keyOf(dir)), { recursive: true, force: true });
+    build('gone:2');
+    assert.ok(fs.existsSync(path.join(contexts, keyOf(dir), 'state.json')), 'the copy is made again');
+    assert.match(run('gone:2'), /^\.\/src\/a\.txt$/m);
+  });
+
   test('builder prune drops the synced copies', async () => {
     const contexts = path.join(d.dataRoot, 'build', 'contexts');
     assert.ok(fs.readdirSync(contexts).length > 0);
