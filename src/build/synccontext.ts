@@ -134,7 +134,7 @@ export class SyncedContexts {
     // A remembered state only while its copy is there (someone may have removed it under us).
     let s = this.states.get(key);
     if (s && !fs.existsSync(file)) { this.states.delete(key); s = undefined; }
-    s ??= readJsonOr<State | null>(file, null) ?? undefined;
+    s ??= readJsonOr<State | undefined>(file, undefined);
     if (s && !s.dirty && s.boot === BOOT && typeof s.entries === 'object' && s.entries) {
       this.remember(key, s);
       return s;

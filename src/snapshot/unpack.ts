@@ -337,8 +337,7 @@ class Unpacker {
     // From the longest prefix resolved before (usually the whole path, or all but its last component).
     let known = comps.length;
     let base: string[] | undefined;
-    for (; known > 0 && base === undefined; known--) base = this.resolved.get(comps.slice(0, known).join('/'));
-    if (base !== undefined) known++;
+    while (known > 0 && (base = this.resolved.get(comps.slice(0, known).join('/'))) === undefined) known--;
     if (base !== undefined && known === comps.length) return base;
     const stack: string[] = base ? [...base] : [];
     const queue = comps.slice(known);
@@ -472,12 +471,11 @@ class Unpacker {
             batchLen = 0;
             if (size < ASYNC_WRITE_MIN) {
               for (const b of bufs) { let off = 0; while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off, pos + off); pos += b.length; }
-              this.written(len);
-              return;
+            } else {
+              let done = await writev(fd, bufs, pos);
+              while (done < len) done += fs.writeSync(fd, Buffer.concat(bufs).subarray(done), 0, len - done, pos + done);
+              pos += len;
             }
-            let done = await writev(fd, bufs, pos);
-            while (done < len) done += fs.writeSync(fd, Buffer.concat(bufs).subarray(done), 0, len - done, pos + done);
-            pos += len;
             // Counted as written, not when the file ends: a layer of one big file would otherwise
             // start no writeback at all, and the flush before it is recorded would wait for all of it.
             this.written(len);

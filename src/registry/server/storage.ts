@@ -200,7 +200,7 @@ export class RegistryStorage {
       let unflushed = 0;
       let flushing: Promise<void> | null = null;   // this upload's flush: done before fd is closed
       const maybeFlush = () => {
-        if (unflushed < WRITEBACK_EVERY || flushing || this.writeback) return;
+        if (unflushed < WRITEBACK_EVERY || this.writeback) return;   // (this upload's own flush included)
         unflushed = 0;
         const p = new Promise<void>((resolve) => fs.fdatasync(fd, () => resolve()));
         flushing = p;
