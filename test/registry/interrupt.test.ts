@@ -54,8 +54,9 @@ describe('pull interrupted by the registry dying', () => {
   let registry: ChildProcess | undefined;
   let proxy: { port: number; close(): void } | undefined;
   const layerDigests: string[] = [];
-  // Three tries of each layer (Docker's default is five): the failing pull below ends sooner.
-  before(async () => { d = await startDaemon({ extraArgs: ['--max-download-attempts', '3'] }); });
+  // Three tries of each layer (Docker's default is five): the failing pull below ends sooner. Two
+  // downloads at a time (Docker's default is three): the other two of the four layers wait.
+  before(async () => { d = await startDaemon({ extraArgs: ['--max-download-attempts', '3', '--max-concurrent-downloads', '2'] }); });
   after(async () => {
     registry?.kill('SIGKILL');
     proxy?.close();
@@ -101,6 +102,7 @@ describe('pull interrupted by the registry dying', () => {
       req.end();
     });
     assert.match(text, /Downloading/, 'the download had started');
+    assert.equal(text.match(/"status":"Waiting"/g)?.length, 2, 'four layers, two downloaded at a time');
     const last = JSON.parse(text.trim().split('\n').pop()!) as { error?: string; errorDetail?: { message: string } };
     assert.ok(last.error, `the pull ends with an error: ${text.slice(-1500)} LOG ${d.log().slice(-2000)}`);
     assert.match(last.error!, new RegExp(`127\\.0\\.0\\.1:${proxy.port}|connection|socket|closed|reset|aborted|terminated`, 'i'), last.error);
