@@ -15,7 +15,7 @@
 // hosts, resolv.conf, <id>-json.log}.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BargeError, conflict, forbidden, internal, invalid, messageOf, notFound, notModified } from '../lib/errors.js';
+import { BargeError, conflict, forbidden, internal, invalid, messageOf, notModified } from '../lib/errors.js';
 import { writeFileAtomic, exists } from '../lib/fsutil.js';
 import { newId, randomName } from '../lib/ids.js';
 import { parseLogSize } from '../lib/size.js';

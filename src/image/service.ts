@@ -7,7 +7,7 @@ import { log } from '../lib/log.js';
 import type { EventBus } from '../lib/events.js';
 import { shortId } from '../lib/ids.js';
 import { ContentStore } from '../content/store.js';
-import { OverlaySnapshotter, type Change, type StagedLayer, type Usage } from '../snapshot/snapshotter.js';
+import { OverlaySnapshotter, type Change, type LayerWriter, type StagedLayer, type Usage } from '../snapshot/snapshotter.js';
 import { verified } from '../content/digest.js';
 import { BUSYBOX_REFERENCE, DEFAULT_BUSYBOX_BINARY, buildBusyboxImage } from './busybox.js';
 import {
@@ -841,10 +841,11 @@ export class ImageService {
   /**
    * Unpacks a layer blob (plain or gzip) as it streams in (a pull), before its place in the image is
    * settled. Its tar-split recipe is kept: the blob itself is not, as Docker keeps only the files, so
-   * a pull writes each byte once; a push or save rebuilds the tar from the files.
+   * a pull writes each byte once; a push or save rebuilds the tar from the files. The bytes must hash
+   * to `digest` (checked on the unpack's thread as they end).
    */
-  stagePulledLayer(stream: AsyncIterable<Uint8Array>): Promise<StagedLayer> {
-    return this.snapshots.stage(stream, { split: true });
+  stagePulledLayer(digest: string): { writer: LayerWriter; staged: Promise<StagedLayer> } {
+    return this.snapshots.stageWriter({ split: true, inputDigest: digest });
   }
 
   /**

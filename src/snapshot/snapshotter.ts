@@ -1,14 +1,13 @@
 // The snapshotter: layer filesystems, stored once and stacked with overlayfs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import { cleanTempFiles, fsyncDir, readJsonOr, writeJsonAtomic } from '../lib/fsutil.js';
 import { log } from '../lib/log.js';
 import { MAX_MOUNT_OPTIONS, mountOverlay, unmount } from './mount.js';
-import { OPAQUE_XATTR, getXattrs } from './sysops.js';
-import { unpackLayer } from './unpack.js';
+import { OPAQUE_XATTR, getXattrs, syncFilesystem as syncFs } from './sysops.js';
+import { ThreadUnpack } from './unpackpool.js';
 import { joinTarSplit } from './tarsplit.js';
 import { listTree, packDir } from './tarfs.js';
 
@@ -109,6 +108,12 @@ export interface Snapshotter {
   importLayer(name: string, parent: string | null, layer: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<SnapshotInfo>;
   /** importLayer in two steps, for a layer whose name is known only once it is read (see StagedLayer). */
   stage(layer: AsyncIterable<Uint8Array>, opts?: ImportOptions): Promise<StagedLayer>;
+  /**
+   * `stage` for a caller that has the bytes in hand rather than as an iterable (a pull, from its socket):
+   * write them to `writer` (copied at once; on false, await drained()), then end() — or abort() — it;
+   * `staged` settles as stage's promise does.
+   */
+  stageWriter(opts?: ImportOptions): { writer: LayerWriter; staged: Promise<StagedLayer> };
   commitStaged(name: string, parent: string | null, staged: StagedLayer, opts?: { sync?: boolean }): Promise<SnapshotInfo>;
   discardStaged(staged: StagedLayer): Promise<void>;
   /** The layer tar of a snapshot imported with `split`, rebuilt from its files; and which snapshot has one for a diffID. */
@@ -151,6 +156,16 @@ export interface ImportOptions {
    * the caller need not keep the tar in the content store.
    */
   split?: boolean;
+  /** The sha256 the layer's bytes as given (compressed) must hash to (see ThreadUnpackOptions.inputDigest). */
+  inputDigest?: string;
+}
+
+/** Where a layer being staged is written to (see Snapshotter.stageWriter). */
+export interface LayerWriter {
+  write(bytes: Uint8Array): boolean;
+  drained(): Promise<void>;
+  end(): void;
+  abort(e: unknown): void;
 }
 
 /** A layer unpacked into a private directory, not yet a snapshot (`stage`, then `commitStaged` or `discardStaged`). */
@@ -188,12 +203,7 @@ function checkKey(key: string): string {
 }
 
 function syncFilesystem(dir: string): Promise<void> {
-  return new Promise((resolve) => {
-    execFile('sync', ['-f', dir], (err) => {
-      if (err) log.warn('sync -f failed', { dir, err: err.message });
-      resolve();
-    });
-  });
+  return syncFs(dir, (m, err) => log.warn(m, { dir, err }));
 }
 
 export class OverlaySnapshotter implements Snapshotter {
@@ -337,22 +347,43 @@ export class OverlaySnapshotter implements Snapshotter {
    * the diffID). Then `commitStaged` or `discardStaged`.
    */
   async stage(layer: AsyncIterable<Uint8Array>, opts: ImportOptions & { label?: string } = {}): Promise<StagedLayer> {
+    const { writer, staged } = this.stageWriter(opts);
+    try {
+      for await (const chunk of layer) if (!writer.write(chunk)) await writer.drained();
+      writer.end();
+    } catch (e) {
+      writer.abort(e);
+      await staged.catch(() => undefined);
+      throw e;
+    }
+    return staged;
+  }
+
+  stageWriter(opts: ImportOptions & { label?: string } = {}): { writer: LayerWriter; staged: Promise<StagedLayer> } {
     const tmp = path.join(this.root, `.tmp-import-${randomBytes(6).toString('hex')}`);
     fs.mkdirSync(tmp, { mode: 0o700 });
+    let job: ThreadUnpack;
     try {
       fs.mkdirSync(path.join(tmp, 'fs'), { mode: 0o755 });
-      const res = await unpackLayer(layer, path.join(tmp, 'fs'), {
-        diffId: opts.diffId,
+      // On a thread of its own: layers unpack side by side, and the main thread stays free (unpackpool.ts).
+      job = new ThreadUnpack(path.join(tmp, 'fs'), {
+        ...(opts.diffId !== undefined ? { diffId: opts.diffId } : {}),
+        ...(opts.inputDigest !== undefined ? { inputDigest: opts.inputDigest } : {}),
         onWarning: (m) => log.warn(m, { layer: opts.label ?? 'staged' }),
         ...(opts.split ? { splitDir: tmp } : {}),
         // Big layers: writeback starts while they unpack (the flush before they are recorded waits less).
-        flush: () => syncFilesystem(this.root),
+        flushDir: this.root,
       });
-      return { dir: tmp, diffId: res.diffId, size: res.size, tarSize: res.tarSize, split: !!opts.split };
     } catch (e) {
-      await fs.promises.rm(tmp, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
+    const staged = job.result.then(
+      (res): StagedLayer => ({ dir: tmp, diffId: res.diffId, size: res.size, tarSize: res.tarSize, split: !!opts.split }),
+      async (e: unknown) => { await fs.promises.rm(tmp, { recursive: true, force: true }); throw e; },
+    );
+    staged.catch(() => undefined);   // the caller awaits it after writing; a failure meanwhile is not unhandled
+    return { writer: job, staged };
   }
 
   /** Records a staged layer as committed snapshot `name` over `parent`; `conflict` if `name` exists. */

@@ -22,6 +22,7 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { BargeError, messageOf, type ErrorKind } from '../../lib/errors.js';
 import { type AuthConfig, type Challenge, parseChallenges } from './auth.js';
+import { rawGet, type RawResponse } from './rawget.js';
 
 /** Manifests and indexes barge asks for, best first. */
 export const MANIFEST_ACCEPT = [
@@ -53,6 +54,14 @@ export interface RegistryOptions {
   /** Try HTTPS without certificate checks, then plain HTTP. */
   insecure: boolean;
   auth?: AuthConfig;
+}
+
+/** What request() and requestRaw() answer: node's IncomingMessage, or rawget's response. */
+export interface Response extends AsyncIterable<Buffer> {
+  statusCode?: number;
+  headers: http.IncomingHttpHeaders;
+  resume(): unknown;
+  destroy(e?: Error): unknown;
 }
 
 interface RequestSpec {
@@ -137,7 +146,16 @@ export class Registry {
   }
 
   /** Sends a request with credentials, redirects and retries (see the model above). Non-2xx answers are returned. */
-  async request(spec: RequestSpec): Promise<http.IncomingMessage> {
+  request(spec: RequestSpec): Promise<http.IncomingMessage> {
+    return this.send(spec, (method, url, headers, payload) => this.raw(method, url, headers, payload));
+  }
+
+  /** A GET as `request`, its body read off the socket by rawget.ts (for blobs: no copies, no garbage). */
+  requestRaw(spec: Omit<RequestSpec, 'method' | 'body'>): Promise<RawResponse> {
+    return this.send({ ...spec, method: 'GET' }, (_method, url, headers) => rawGet(url, headers, { insecure: !!this.opts.insecure, timeoutMs: 120_000 }));
+  }
+
+  private async send<R extends Response>(spec: RequestSpec, transport: (method: string, url: URL, headers: Record<string, string>, payload?: Buffer | Readable) => Promise<R>): Promise<R> {
     const base = await this.endpoint();
     let url = new URL(spec.path, base);
     let method = spec.method;
@@ -152,9 +170,9 @@ export class Registry {
         if (a) headers['Authorization'] = a;
       }
       const payload = typeof body === 'function' ? body() : body;
-      let res: http.IncomingMessage;
+      let res: R;
       try {
-        res = await this.raw(method, url, headers, payload);
+        res = await transport(method, url, headers, payload);
       } catch (e) {
         if (typeof payload === 'object' && payload && 'destroy' in payload) (payload as Readable).destroy();
         if (!spec.once && attempt + 1 < MAX_ATTEMPTS && isTransient(e)) { await backoff(attempt++); continue; }
@@ -309,8 +327,8 @@ export class Repository {
   }
 
   /** A blob's bytes as the registry sends them (redirects followed); the caller verifies them. */
-  async getBlob(digest: string): Promise<{ stream: http.IncomingMessage; size?: number }> {
-    const res = await this.registry.request({ method: 'GET', path: this.path('blobs/', digest), scopes: this.scopes });
+  async getBlob(digest: string): Promise<{ stream: RawResponse; size?: number }> {
+    const res = await this.registry.requestRaw({ path: this.path('blobs/', digest), scopes: this.scopes });
     await expectStatus(res, [200]);
     const len = Number(res.headers['content-length']);
     return { stream: res, ...(Number.isSafeInteger(len) && len >= 0 ? { size: len } : {}) };
@@ -401,7 +419,7 @@ function registryErrorText(text: string): string | undefined {
 }
 
 /** Throws a RegistryError unless the response has one of `ok` statuses. */
-export async function expectStatus(res: http.IncomingMessage, ok: number[]): Promise<void> {
+export async function expectStatus(res: Response, ok: number[]): Promise<void> {
   const status = res.statusCode ?? 0;
   if (ok.includes(status)) return;
   const text = (await readBody(res, 1 << 20).catch(() => Buffer.alloc(0))).toString('utf8');
@@ -413,10 +431,10 @@ export async function expectStatus(res: http.IncomingMessage, ok: number[]): Pro
 }
 
 /** Reads a whole (small) response body, refusing more than `limit` bytes. */
-export async function readBody(res: http.IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(res: Response, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of res as AsyncIterable<Buffer>) {
+  for await (const c of res) {
     n += c.length;
     if (n > limit) { res.destroy(); throw new RegistryError('invalid', `registry response larger than ${limit} bytes`, res.statusCode ?? 0); }
     chunks.push(c);

@@ -14,14 +14,13 @@
 //    when the blob was seen in another repository of that registry, else an upload; then the config
 //    and the manifest, whose digest it prints and records as a RepoDigest.
 // Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
-import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
-import { ChunkChannel, chunksOf } from '../../lib/channel.js';
+
 import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
 import { log } from '../../lib/log.js';
-import { newDigester, sha256Digest, isDigest } from '../../content/digest.js';
+import { sha256Digest, isDigest } from '../../content/digest.js';
 import type { ImageService } from '../../image/service.js';
 import { MAX_JSON_BLOB, MediaType, chainIds, hostPlatform, parseConfig, parseManifest, type Descriptor, type Manifest } from '../../image/oci.js';
 import {
@@ -29,6 +28,7 @@ import {
 } from '../../image/reference.js';
 import { type AuthConfig } from './auth.js';
 import { Registry, RegistryError, Repository } from './client.js';
+import type { RawResponse } from './rawget.js';
 import { InsecureRegistries, registryHost, DOCKER_HUB_DOMAIN } from './endpoint.js';
 import { BlobSources } from './blobsources.js';
 import { layerProgress, layerStatus, throttle, type Emit } from './progress.js';
@@ -271,14 +271,13 @@ export class RegistryService {
   private async download(repo: Repository, l: Descriptor, emit: Emit, stopped: () => boolean): Promise<StagedLayer> {
     const id = shortHex(l.digest);
     for (let attempt = 1; ; attempt++) {
-      let stream: Readable | undefined;
-      const hash = newDigester();
-      const tee = new ChunkChannel(4 << 20);
+      let stream: RawResponse | undefined;
       // The unpack's failure, if any (an array: it is set in a callback, out of TS's flow analysis).
       const unpackErrors: unknown[] = [];
-      const staging = this.images.stagePulledLayer(tee).catch((e: unknown) => {
+      // The blob is unpacked as it arrives, on a thread that also checks its digest (unpackpool.ts).
+      const { writer, staged } = this.images.stagePulledLayer(l.digest);
+      const staging = staged.catch((e: unknown) => {
         unpackErrors.push(e);
-        tee.destroy();
         stream?.destroy();
         return undefined;
       });
@@ -286,29 +285,33 @@ export class RegistryService {
         stream = (await repo.getBlob(l.digest)).stream;
         let current = 0;
         const bar = throttle(100, (c) => emit(layerProgress(id, 'Downloading', c, l.size)));
-        for await (const chunk of chunksOf(stream)) {
-          if (stopped()) throw new BargeError('internal', 'pull cancelled');
-          if (unpackErrors.length) break;
-          if (current + chunk.length > l.size) throw invalid(`filesystem layer verification failed for digest ${l.digest}: more than the ${l.size} bytes the manifest says`);
-          hash.update(chunk);
-          if (!tee.push(chunk)) await tee.drained();
-          current += chunk.length;
-          bar.update(current);
-        }
-        if (unpackErrors.length) throw unpackErrors[0];
+        // The socket's bytes go to the unpack's thread as they are read (views of one reused buffer).
+        await stream.pipeTo({
+          write: (view) => {
+            if (stopped()) throw new BargeError('internal', 'pull cancelled');
+            if (current + view.length > l.size) throw invalid(`filesystem layer verification failed for digest ${l.digest}: more than the ${l.size} bytes the manifest says`);
+            current += view.length;
+            bar.update(current);
+            return writer.write(view);
+          },
+          drained: () => writer.drained(),
+        });
         bar.flush(current);
         emit(layerStatus(id, 'Verifying Checksum'));
-        const got = 'sha256:' + hash.digest('hex');
         if (current !== l.size) throw invalid(`filesystem layer verification failed for digest ${l.digest}: ${current} bytes, the manifest says ${l.size}`);
-        if (got !== l.digest) throw invalid(`filesystem layer verification failed for digest ${l.digest}: the registry sent bytes that hash to ${got}`);
-        tee.end();
+        writer.end();
         const s = await staging;
-        if (unpackErrors.length || !s) throw unpackErrors[0] ?? new Error('layer not unpacked');
+        if (unpackErrors.length || !s) {
+          const e = unpackErrors[0];
+          const got = e instanceof BargeError ? e.detail?.['inputDigest'] : undefined;
+          if (typeof got === 'string') throw invalid(`filesystem layer verification failed for digest ${l.digest}: the registry sent bytes that hash to ${got}`);
+          throw e ?? new Error('layer not unpacked');
+        }
         emit(layerStatus(id, 'Download complete'));
         return s;
       } catch (e) {
         stream?.destroy();
-        tee.destroy();
+        writer.abort(e);
         const s = await staging;
         if (s) await this.images.discardStaged(s);
         if (unpackErrors.length && e === unpackErrors[0]) throw e;
