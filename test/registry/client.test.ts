@@ -253,6 +253,28 @@ describe('registry client', { skip }, () => {
     assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'snapshots')).filter((n) => n.startsWith('.tmp')), [], 'no half-unpacked layer left');
   });
 
+  it('a push of a layer whose files changed on disk fails, naming the layer, and the registry keeps nothing', async () => {
+    // A layer kept as files only (pulled gzip): a push rebuilds its tar from them, which the
+    // registry checks against the digest; the push then says which copy is wrong.
+    const img = await pushGzipImage(reg.host, 'team/rot', 'v1', { file: 'rot-me.txt', data: Buffer.from('y'.repeat(3000)) });
+    ok(['pull', `${reg.host}/team/rot:v1`]);
+    const snaps = path.join(d.dataRoot, 'snapshots');
+    const file = fs.readdirSync(snaps).map((n) => path.join(snaps, n, 'fs', 'rot-me.txt')).find((f) => fs.existsSync(f))!;
+    assert.ok(file, 'the pulled layer\'s file');
+    fs.writeFileSync(file, 'z'.repeat(3000));   // same size: only the bytes differ
+    const other = await startRegistry();
+    try {
+      ok(['tag', `${reg.host}/team/rot:v1`, `${other.host}/copy/rot:v1`]);
+      const r = barge(['push', `${other.host}/copy/rot:v1`]);
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(r.stderr + r.stdout, new RegExp(`layer ${img.diffId} does not match its digest`));
+      assert.equal(fs.existsSync(other.blobFile(img.diffId)), false, 'no blob under that digest');
+    } finally {
+      await other.stop();
+      ok(['rmi', '-f', `${other.host}/copy/rot:v1`, `${reg.host}/team/rot:v1`]);
+    }
+  });
+
   it('says what a missing repository or tag is', () => {
     const r = barge(['pull', `${reg.host}/team/box:nope`]);
     assert.equal(r.code, 1);
