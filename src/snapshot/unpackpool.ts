@@ -6,15 +6,14 @@
 // thread only copies the layer's bytes into 1 MiB slots and hands them over; everything else runs on
 // the layer's own thread, including the sha256 of the bytes as received (the blob's digest).
 //
-// The slots are ArrayBuffers *transferred* to the thread and back (no copy, no new memory per slot:
-// fresh memory costs this kind of VM ~2 s of CPU per GiB, see bench/README.md) and reused by every
-// unpack. Threads are kept for the next layer; they never keep the process alive.
+// The slots go to the thread and back without copies (lib/slots.ts). Threads are kept for the next
+// layer; they never keep the process alive.
 import { Worker } from 'node:worker_threads';
 import { internal, BargeError, type ErrorKind } from '../lib/errors.js';
 import type { UnpackResult } from './unpack.js';
 import { syncFilesystem } from './sysops.js';
+import { SlotSender } from '../lib/slots.js';
 
-const SLOT = 1 << 20;
 /** Slots one unpack may have in flight: the most bytes buffered between the source and its thread. */
 const SLOTS_PER_JOB = 8;
 /** Idle threads kept for later unpacks. */
@@ -61,7 +60,6 @@ export type FromThread =
   | { op: 'failed'; error: ThreadError };
 
 const idle: Worker[] = [];
-const freeSlots: ArrayBuffer[] = [];
 
 function spawn(): Worker {
   // No execArgv: the thread needs none, and the process's may not apply to it (--input-type).
@@ -91,17 +89,14 @@ function errorFrom(e: ThreadError): Error {
 export class ThreadUnpack {
   readonly result: Promise<ThreadUnpackResult>;
   private readonly worker = idle.pop() ?? spawn();
-  private mine = 0;                              // slots this job holds (in the thread or being filled)
-  private waiting: (() => void)[] = [];          // writers waiting for slots to come back
-  private failure: Error | undefined;
+  private readonly slots: SlotSender;
   private settled = false;
   private ended = false;
-  private slot: Buffer | undefined;
-  private fill = 0;
 
   constructor(dest: string, opts: ThreadUnpackOptions = {}) {
     const worker = this.worker;
     worker.ref();   // while it works for us; idle, it never keeps the process alive
+    this.slots = new SlotSender((buf, len) => worker.postMessage({ op: 'data', buf, len } satisfies ToThread, [buf]), SLOTS_PER_JOB);
     this.result = new Promise<ThreadUnpackResult>((resolve, reject) => {
       const finish = (e: Error | undefined, r?: ThreadUnpackResult) => {
         if (this.settled) return;
@@ -110,17 +105,12 @@ export class ThreadUnpack {
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
-        if (e) this.failure ??= e;
-        this.wakeWriters();
+        this.slots.fail(e ?? new Error('write after the unpack ended'));
         if (e) reject(e); else resolve(r!);
       };
       const onMessage = (m: FromThread) => {
         switch (m.op) {
-          case 'slot':
-            if (freeSlots.length < KEEP_IDLE * SLOTS_PER_JOB) freeSlots.push(m.buf);
-            this.mine--;
-            if (this.mine <= SLOTS_PER_JOB) this.wakeWriters();
-            return;
+          case 'slot': this.slots.returned(m.buf); return;
           case 'warning': opts.onWarning?.(m.message); return;
           case 'flush':
             // Here, not on the thread: one syncer process serves the whole daemon (sysops.ts).
@@ -152,53 +142,29 @@ export class ThreadUnpack {
 
   /** Copies `bytes` towards the thread; false when the caller should await drained(). Throws once the unpack failed. */
   write(bytes: Uint8Array): boolean {
-    if (this.failure) throw this.failure;
-    if (this.ended) throw new Error('write after end');
-    for (let off = 0; off < bytes.length;) {
-      if (!this.slot) {
-        this.slot = Buffer.from(freeSlots.pop() ?? new ArrayBuffer(SLOT));
-        this.mine++;
-      }
-      const n = Math.min(bytes.length - off, SLOT - this.fill);
-      this.slot.set(off === 0 && n === bytes.length ? bytes : bytes.subarray(off, off + n), this.fill);
-      this.fill += n;
-      off += n;
-      if (this.fill === SLOT) this.send();
-    }
-    return this.mine <= SLOTS_PER_JOB;
+    if (this.ended && !this.settled) throw new Error('write after end');
+    return this.slots.write(bytes);
   }
 
   /** Resolves once the thread has caught up (or the unpack is over). */
   drained(): Promise<void> {
-    if (this.mine <= SLOTS_PER_JOB || this.settled) return Promise.resolve();
-    return new Promise((r) => this.waiting.push(r));
+    return this.slots.drained();
   }
 
   /** No more bytes: the unpack finishes (and checks the digests). */
   end(): void {
     if (this.ended || this.settled) return;
     this.ended = true;
-    if (this.slot) this.send();
+    this.slots.flush();
     this.worker.postMessage({ op: 'end' } satisfies ToThread);
   }
 
   /** Stops the unpack: `result` fails (with the thread's own error if it failed first). */
   abort(e: unknown): void {
-    if (this.slot) { freeSlots.push(this.slot.buffer as ArrayBuffer); this.slot = undefined; this.mine--; }
+    this.slots.drop();
     if (this.settled) return;
     this.ended = true;
     this.worker.postMessage({ op: 'abort', message: e instanceof Error ? e.message : String(e) } satisfies ToThread);
-  }
-
-  private send(): void {
-    const buf = this.slot!.buffer as ArrayBuffer;
-    this.worker.postMessage({ op: 'data', buf, len: this.fill } satisfies ToThread, [buf]);
-    this.slot = undefined;
-    this.fill = 0;
-  }
-
-  private wakeWriters(): void {
-    for (const w of this.waiting.splice(0)) w();
   }
 }
 
