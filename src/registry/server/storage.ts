@@ -29,15 +29,13 @@
 // only; `barge registry gc` frees the content no manifest references.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { chunksOf } from '../../lib/channel.js';
+import { UploadThreads } from './uploadthreads.js';
 import { writeFileAtomic, fsyncDir, cleanTempFiles } from '../../lib/fsutil.js';
 import { regErr } from './errors.js';
 import { isDigest, isName, isTag, isUploadId, splitDigest } from './names.js';
-
-/** Bytes of an upload written between two writeback flushes (see append). */
-const WRITEBACK_EVERY = 64 << 20;
 
 export const MediaTypes = {
   OciManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -69,22 +67,14 @@ export function manifestReferences(m: Record<string, unknown>): { blobs: Descrip
   return { blobs, manifests, subject: desc(m['subject']) };
 }
 
-interface HashState { alg: string; hash: Hash; offset: number }
-
 export class RegistryStorage {
   readonly blobsDir: string;
   readonly reposDir: string;
   readonly uploadsDir: string;
-  /** Running hashes of uploads, so a chunked upload is hashed once as it streams in. Lost on restart: then rebuilt from the file. */
-  private readonly hashes = new Map<string, HashState>();
+  /** Hash and write upload bodies, keeping each upload's running hash (a chunked upload is hashed once as it streams in). */
+  private readonly threads = new UploadThreads();
   /** Uploads with a request writing to them right now (a second writer gets 416). */
   private readonly busy = new Set<string>();
-  /**
-   * The one writeback flush in flight, whichever upload started it. Uploads running side by side reach
-   * WRITEBACK_EVERY together: five fdatasyncs at once held the whole thread pool (four threads), and
-   * the uploads' own writes waited behind them (measured: every upload stalled ~0.1 s at each step).
-   */
-  private writeback: Promise<void> | null = null;
 
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs');
@@ -191,46 +181,23 @@ export class RegistryStorage {
     this.busy.add(id);
     const file = path.join(this.uploadsDir, id, 'data');
     try {
-      const state = await this.hashState(id, file, st.size, 'sha256');
-      let n = 0;
-      // One descriptor for the writes and the flushes: every WRITEBACK_EVERY bytes, a flush of what is
-      // written so far starts on the thread pool (not awaited; one at a time across all uploads), so
-      // that the fsync that completes the upload finds little left to write.
-      const fd = fs.openSync(file, 'a');
-      let unflushed = 0;
-      let flushing: Promise<void> | null = null;   // this upload's flush: done before fd is closed
-      const maybeFlush = () => {
-        if (unflushed < WRITEBACK_EVERY || this.writeback) return;   // (this upload's own flush included)
-        unflushed = 0;
-        const p = new Promise<void>((resolve) => fs.fdatasync(fd, () => resolve()));
-        flushing = p;
-        this.writeback = p;
-        void p.then(() => { flushing = null; this.writeback = null; });
-      };
-      const hasher = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          n += chunk.length;
-          state.hash.update(chunk);
-          unflushed += chunk.length;
-          maybeFlush();
-          cb(null, chunk);
-        },
-      });
-      this.hashes.delete(id); // until the chunk is whole on disk, the running hash is not to be trusted
-      // If the client goes away mid-chunk, what reached the disk stays (GET of the upload reports it).
+      // Hashed and written by a thread (uploadthreads.ts). If the client goes away mid-chunk, what
+      // reached the disk stays (GET of the upload reports it).
+      const job = this.threads.append(id, file, st.size);
+      let n: number;
       try {
-        await pipeline(body, hasher, fs.createWriteStream(file, { fd, autoClose: false, highWaterMark: 1 << 20 }));
-      } finally {
-        await flushing;
-        fs.closeSync(fd);
+        for await (const c of chunksOf(body)) if (!job.write(c)) await job.drained();
+        n = await job.end();
+      } catch (e) {
+        await job.abort().catch(() => undefined);
+        throw e;
       }
       if (length !== undefined && n !== length) {
+        this.threads.forget(id);
         fs.truncateSync(file, st.size);
         throw regErr('SIZE_INVALID', { expected: length, received: n }, `chunk brought ${n} bytes, ${length} were announced`);
       }
-      state.offset = st.size + n;
-      this.hashes.set(id, state);
-      return { size: state.offset, received: n };
+      return { size: st.size + n, received: n };
     } finally {
       this.busy.delete(id);
     }
@@ -240,15 +207,6 @@ export class RegistryStorage {
     const e = regErr('RANGE_INVALID', { size }, message);
     e.headers['Range'] = `0-${Math.max(0, size - 1)}`;
     return e;
-  }
-
-  /** The running hash of an upload at `size` bytes: the one kept in memory, or a fresh one over the file. */
-  private async hashState(id: string, file: string, size: number, alg: string): Promise<HashState> {
-    const kept = this.hashes.get(id);
-    if (kept && kept.alg === alg && kept.offset === size) return kept;
-    const hash = createHash(alg);
-    if (size > 0) await pipeline(fs.createReadStream(file, { end: size - 1, highWaterMark: 1 << 20 }), async function* (src) { for await (const c of src) hash.update(c as Buffer); });
-    return { alg, hash, offset: size };
   }
 
   /**
@@ -263,8 +221,7 @@ export class RegistryStorage {
     const file = path.join(dir, 'data');
     try {
       const [alg, hex] = splitDigest(digest);
-      const state = await this.hashState(id, file, st.size, alg);
-      const got = state.hash.copy().digest('hex');
+      const got = await this.threads.digest(id, file, st.size, alg);
       if (got !== hex) {
         this.cancelUpload(name, id);
         throw regErr('DIGEST_INVALID', { expected: digest, computed: `${alg}:${got}` }, `provided digest ${digest} did not match uploaded content (${alg}:${got})`);
@@ -278,7 +235,7 @@ export class RegistryStorage {
       fs.renameSync(file, target);
       fsyncDir(path.dirname(target));
       this.linkBlob(name, digest);
-      this.hashes.delete(id);
+      this.threads.forget(id);
       fs.rmSync(dir, { recursive: true, force: true });
       return st.size;
     } finally {
@@ -288,7 +245,7 @@ export class RegistryStorage {
 
   cancelUpload(name: string, id: string): void {
     this.upload(name, id);
-    this.hashes.delete(id);
+    this.threads.forget(id);
     fs.rmSync(path.join(this.uploadsDir, id), { recursive: true, force: true });
   }
 
@@ -305,7 +262,7 @@ export class RegistryStorage {
       try { age = now - fs.statSync(path.join(dir, 'data')).mtimeMs; } catch { age = Infinity; }
       if (!isUploadId(id) || age > maxAgeMs || !fs.existsSync(path.join(dir, 'info.json'))) {
         fs.rmSync(dir, { recursive: true, force: true });
-        this.hashes.delete(id);
+        this.threads.forget(id);
         n++;
       }
     }
