@@ -371,6 +371,8 @@ export class OverlaySnapshotter implements Snapshotter {
         ...(opts.inputDigest !== undefined ? { inputDigest: opts.inputDigest } : {}),
         onWarning: (m) => log.warn(m, { layer: opts.label ?? 'staged' }),
         ...(opts.split ? { splitDir: tmp } : {}),
+        // Big files go around the page cache (directio.ts), probed in the staging directory.
+        directDir: tmp,
         // Big layers: writeback starts while they unpack (the flush before they are recorded waits less).
         flushDir: this.root,
       });

@@ -29,6 +29,7 @@ import { newDigester } from '../content/digest.js';
 import { OPAQUE_XATTR, applySysOps, type SysOp } from './sysops.js';
 import type { TarHeader } from './tarread.js';
 import { SplitFiles, TarSplitter } from './tarsplit.js';
+import { DIRECT_MIN, DirectFile, directWrites } from './directio.js';
 
 export interface UnpackOptions {
   /** The layer's expected diffID (sha256 of the uncompressed tar); a mismatch fails the unpack. */
@@ -49,6 +50,11 @@ export interface UnpackOptions {
    * exact tar can be streamed again from the files: the tar itself then need not be stored.
    */
   splitDir?: string;
+  /**
+   * A directory only barge writes to, on dest's filesystem (the staging directory around dest): if
+   * given, files of DIRECT_MIN bytes or more are written around the page cache (directio.ts).
+   */
+  directDir?: string;
 }
 
 export interface UnpackResult {
@@ -554,7 +560,9 @@ class Unpacker {
           throw invalid(`invalid layer tar: ${comps.join('/')} claims ${size} bytes, more than the ${this.budget} bytes of space left`);
         }
         this.clear(p, false);
-        const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+        const direct = size >= DIRECT_MIN && this.opts.directDir !== undefined && directWrites(this.opts.directDir);
+        const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW | (direct ? fs.constants.O_DIRECT : 0), 0o600);
+        const df = direct ? new DirectFile(fd, p, size) : undefined;
         try {
           let written = 0;
           // Big files are written by the thread pool, 1 MiB at a time, so that reading, hashing and
@@ -582,16 +590,19 @@ class Unpacker {
             const buf = chunk as Buffer;
             written += buf.length;
             if (written > size) throw invalid('invalid layer tar: entry longer than its header says');
+            if (df) { await df.write(buf); continue; }
             batch.push(buf);
             batchLen += buf.length;
             if (batchLen >= WRITE_BATCH) await put();
           }
           if (batchLen) await put();
           if (written !== size) throw invalid(`invalid layer tar: ${comps.join('/')} is truncated`);
+          await df?.finish();
           fs.fchownSync(fd, uid, gid);
           fs.fchmodSync(fd, mode);
           fs.futimesSync(fd, mtime, mtime);
         } finally {
+          await df?.done();
           fs.closeSync(fd);
         }
         this.budget -= size;

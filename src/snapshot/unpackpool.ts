@@ -30,6 +30,8 @@ export interface ThreadUnpackOptions {
   inputDigest?: string;
   /** Keep the layer's tar-split recipe in this directory (see UnpackOptions.splitDir). */
   splitDir?: string;
+  /** See UnpackOptions.directDir. */
+  directDir?: string;
   /** Start writeback of this directory's filesystem every 128 MiB written (see UnpackOptions.flush). */
   flushDir?: string;
   maxBytes?: number;

@@ -120,6 +120,7 @@ async function run(dest: string, opts: Omit<ThreadUnpackOptions, 'onWarning'>, i
       ...(opts.diffId !== undefined ? { diffId: opts.diffId } : {}),
       ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       ...(opts.splitDir !== undefined ? { splitDir: opts.splitDir } : {}),
+      ...(opts.directDir !== undefined ? { directDir: opts.directDir } : {}),
       // The main thread flushes (see unpackpool.ts); the unpack asks for one flush at a time.
       ...(opts.flushDir !== undefined ? { flush: () => new Promise<void>((resolve) => { flushed = resolve; post({ op: 'flush' }); }) } : {}),
       onWarning: warn,
