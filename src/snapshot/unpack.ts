@@ -29,7 +29,7 @@ import { newDigester } from '../content/digest.js';
 import { OPAQUE_XATTR, applySysOps, type SysOp } from './sysops.js';
 import type { TarHeader } from './tarread.js';
 import { SplitFiles, TarSplitter } from './tarsplit.js';
-import { DIRECT_MIN, DirectFile, directWrites } from './directio.js';
+import { DIRECT_MIN, DirectFile, directWrites } from '../lib/directio.js';
 
 export interface UnpackOptions {
   /** The layer's expected diffID (sha256 of the uncompressed tar); a mismatch fails the unpack. */

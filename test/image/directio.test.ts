@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { unpackLayer } from '../../src/snapshot/unpack.js';
-import { DIRECT_MIN } from '../../src/snapshot/directio.js';
+import { DIRECT_MIN } from '../../src/lib/directio.js';
 import { sha256Digest } from '../../src/content/digest.js';
 import { chunks, tar, tempDir } from './helpers.js';
 

@@ -150,6 +150,11 @@ describe('registry server API', () => {
     assert.equal(p.headers['range'], `0-${(66 << 20) - 1}`);
     const fin = await reg.req('PUT', `${loc}?digest=${sha256(data)}`, { body: data.subarray(66 << 20), headers: { 'Content-Range': `${66 << 20}-${data.length - 1}` } });
     assert.equal(fin.status, 201, fin.body.toString());
+    const hexOf = sha256(data).slice(7);
+    const blob = path.join(reg.root, 'blobs', 'sha256', hexOf.slice(0, 2), hexOf);
+    // Its whole blocks went around the page cache (where the filesystem allows it: /tmp here).
+    const cached = Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', blob], { encoding: 'utf8' }).stdout.trim());
+    assert.ok(cached < (1 << 20), `page-cache bytes of the uploaded blob: ${cached}`);
     const got = await reg.req('GET', `/v2/big/chunk/blobs/${sha256(data)}`);
     assert.equal(sha256(got.body), sha256(data));
     // The mode any new file of this process gets (0666 less the umask we share with the server).

@@ -4,13 +4,15 @@
 // of it sha256 (~0.6 s), the write streams' plumbing and the writes' dispatch; it was the push's
 // bottleneck while the machine's other core idled. Here the main thread only copies request bodies
 // into slots (lib/slots.ts) and hands them over; a thread hashes them, appends them to the upload's
-// file and starts a writeback flush every 64 MiB (so the fsync that completes the upload finds
-// little left to write).
+// file (whole blocks around the page cache where the filesystem allows) and start a writeback flush
+// every 64 MiB of the rest (so the fsync that completes the upload finds little left to write).
+// The thread's side is uploadthread.ts.
 //
 // An upload is bound to one thread, which keeps its running hash between requests (a chunked
 // upload is hashed once as it streams in). A thread that does not have it (another upload was
 // bound there since, a restart, a failed chunk) hashes the file again first.
 import { Worker } from 'node:worker_threads';
+import * as path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SlotSender } from '../../lib/slots.js';
 
@@ -18,87 +20,12 @@ const THREADS = Math.max(1, Math.min(2, availableParallelism()));
 const SLOTS_PER_UPLOAD = 4;
 /** A body that stops sending has what it sent written after this long. */
 const IDLE_FLUSH_MS = 20;
-/** Running hashes kept per thread (the most recent uploads'). */
-const KEEP_HASHES = 64;
 
-// The thread, as source: `barge registry serve` runs from the bundled CLI, where there is no module
-// file to point a worker at.
-const SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const { createHash } = require('node:crypto');
-const FLUSH_EVERY = 64 << 20;
-const KEEP = ${KEEP_HASHES};
-const states = new Map();   // id -> { alg, hash, offset }
-const jobs = new Map();     // id -> { fd, n, unflushed, flushing, error }
-
-function state(id, file, alg, size) {
-  const s = states.get(id);
-  if (s && s.alg === alg && s.offset === size) return s;
-  const hash = createHash(alg);
-  if (size > 0) {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let pos = 0; pos < size;) {
-        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
-        if (n === 0) throw new Error('upload file shorter than its recorded size');
-        hash.update(buf.subarray(0, n));
-        pos += n;
-      }
-    } finally { fs.closeSync(fd); }
-  }
-  const fresh = { alg, hash, offset: size };
-  states.delete(id);
-  states.set(id, fresh);
-  if (states.size > KEEP) states.delete(states.keys().next().value);
-  return fresh;
+// The thread's module: next to this one (dist/src), or, in the bundled CLI that runs `barge registry
+// serve`, bundled on its own next to the CLI (scripts/build; import.meta is empty there, __dirname set).
+function threadFile(): URL | string {
+  return typeof __dirname === 'string' ? path.join(__dirname, 'uploadthread.cjs') : new URL('./uploadthread.js', import.meta.url);
 }
-
-function fail(m, e) { parentPort.postMessage({ op: 'failed', id: m.id, seq: m.seq, message: e.message, code: e.code }); }
-
-parentPort.on('message', async (m) => {
-  try {
-    if (m.op === 'append') {
-      const s = state(m.id, m.file, m.alg, m.size);
-      states.delete(m.id);   // until the chunk is whole on disk, the running hash is not to be trusted
-      jobs.set(m.id, { s, fd: fs.openSync(m.file, 'a'), n: 0, unflushed: 0, flushing: null, error: null });
-    } else if (m.op === 'data') {
-      const j = jobs.get(m.id);
-      if (j && !j.error) {
-        const view = new Uint8Array(m.buf, 0, m.len);
-        try {
-          j.s.hash.update(view);
-          for (let off = 0; off < m.len;) off += fs.writeSync(j.fd, view, off, m.len - off);
-          j.n += m.len;
-          j.unflushed += m.len;
-          if (j.unflushed >= FLUSH_EVERY && !j.flushing) {
-            j.unflushed = 0;
-            j.flushing = new Promise((r) => fs.fdatasync(j.fd, () => r())).then(() => { j.flushing = null; });
-          }
-        } catch (e) { j.error = e; }
-      }
-      parentPort.postMessage({ op: 'slot', id: m.id, buf: m.buf }, [m.buf]);
-    } else if (m.op === 'end' || m.op === 'abort') {
-      const j = jobs.get(m.id);
-      if (!j) throw new Error("the upload's writer was lost (its thread restarted)");
-      jobs.delete(m.id);
-      await j.flushing;
-      fs.closeSync(j.fd);
-      if (j.error) throw j.error;
-      if (m.op === 'end') { j.s.offset += j.n; states.set(m.id, j.s); }
-      parentPort.postMessage({ op: 'appended', id: m.id, seq: m.seq, n: j.n });
-    } else if (m.op === 'digest') {
-      const s = state(m.id, m.file, m.alg, m.size);
-      parentPort.postMessage({ op: 'digest', id: m.id, seq: m.seq, hex: s.hash.copy().digest('hex') });
-    } else if (m.op === 'forget') {
-      states.delete(m.id);
-    }
-  } catch (e) {
-    fail(m, e);
-  }
-});
-`;
 
 type Reply =
   | { op: 'slot'; id: string; buf: ArrayBuffer }
@@ -216,7 +143,7 @@ export class UploadThreads {
   private worker(i: number): Worker {
     const existing = this.workers[i];
     if (existing) return existing;
-    const w = new Worker(SOURCE, { eval: true, execArgv: [] });
+    const w = new Worker(threadFile(), { execArgv: [] });
     if (this.active[i] === 0) w.unref();
     w.on('message', (m: Reply) => {
       if (m.op === 'slot') { this.senders.get(m.id)?.slots.returned(m.buf); return; }

@@ -163,3 +163,52 @@ export class DirectFile {
     for (let off = 0; off < len;) off += fs.writeSync(this.buffered, buf, off, len - off, pos + off);
   }
 }
+
+/**
+ * Appends to a file at any offset, synchronously (a worker thread's writes): the whole aligned
+ * blocks of what is written go directly, from this thread's first stage, by `direct` (a descriptor
+ * opened with O_DIRECT); the bytes before the first block boundary and after the last one go through
+ * `buffered` (the same file, opened without it). Call only once directWrites() said yes for the
+ * file's directory.
+ */
+export class DirectAppender {
+  private directOk = true;
+
+  constructor(private readonly direct: number, private readonly buffered: number, private pos: number) {}
+
+  /** Writes `view` at the end of what was written; returns how many bytes went buffered (they need a flush). */
+  write(view: Uint8Array): number {
+    let off = 0;
+    let viaCache = 0;
+    const head = Math.min(view.length, (ALIGN - (this.pos % ALIGN)) % ALIGN);
+    if (head > 0) { this.cached(view, 0, head); viaCache += head; off = head; }
+    while (this.directOk && view.length - off >= ALIGN) {
+      const n = Math.min(Math.floor((view.length - off) / ALIGN) * ALIGN, STAGE);
+      const stage = stages![0];
+      stage.set(view.subarray(off, off + n), 0);
+      let w: number;
+      try {
+        w = fs.writeSync(this.direct, stage, 0, n, this.pos);
+      } catch (e) {
+        if (errno(e) !== 'EINVAL') throw e;
+        // Refused after all: no more direct writes on this filesystem; the rest goes buffered.
+        support.set(fs.fstatSync(this.direct).dev, false);
+        this.directOk = false;
+        break;
+      }
+      this.pos += w;
+      off += w;
+      if (w < n) break;   // a short write leaves the position unaligned: the rest goes buffered
+    }
+    if (off < view.length) { viaCache += view.length - off; this.cached(view, off, view.length - off); }
+    return viaCache;
+  }
+
+  private cached(view: Uint8Array, off: number, len: number): void {
+    for (let done = 0; done < len;) {
+      const n = fs.writeSync(this.buffered, view, off + done, len - done, this.pos);
+      done += n;
+      this.pos += n;
+    }
+  }
+}
