@@ -184,6 +184,26 @@ describe('registry server API', () => {
     }
   });
 
+  test('blobs sent side by side, and after a client went away mid-blob, arrive whole (the send buffers are reused)', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const blobs = [randomBytes((3 << 20) + 5), randomBytes((2 << 20) + 77)];
+    const digests = await Promise.all(blobs.map((b) => pushBlob(reg, 'sendbuf/x', b)));
+    // A client that reads a little of a big blob and hangs up.
+    await new Promise<void>((resolve) => {
+      const r = http.get({ host: '127.0.0.1', port: reg.port, path: `/v2/sendbuf/x/blobs/${digests[0]}` }, (res) => {
+        res.once('data', () => { r.destroy(); resolve(); });
+      });
+      r.on('error', () => resolve());
+    });
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all([0, 1, 0, 1].map((i) => reg.req('GET', `/v2/sendbuf/x/blobs/${digests[i]}`)));
+      got.forEach((g, j) => assert.equal(sha256(g.body), digests[j % 2], `blob ${j % 2}, round ${round}`));
+      const part = await reg.req('GET', `/v2/sendbuf/x/blobs/${digests[0]}`, { headers: { Range: `bytes=${(1 << 20) - 3}-${(2 << 20) + 9}` } });
+      assert.equal(part.status, 206);
+      assert.ok(part.body.equals(blobs[0]!.subarray((1 << 20) - 3, (2 << 20) + 10)));
+    }
+  });
+
   test('a chunk cut off mid-stream: the upload keeps what arrived and resumes from there', async () => {
     const data = Buffer.alloc(300_000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
