@@ -7,7 +7,7 @@
 // the layer's own thread, including the sha256 of the bytes as received (the blob's digest).
 //
 // The slots go to the thread and back without copies (lib/slots.ts). Threads are kept for the next
-// layer; they never keep the process alive.
+// layers (30 s); they never keep the process alive.
 import { Worker } from 'node:worker_threads';
 import { internal, BargeError, type ErrorKind } from '../lib/errors.js';
 import type { UnpackResult } from './unpack.js';
@@ -62,12 +62,30 @@ export type FromThread =
   | { op: 'failed'; error: ThreadError };
 
 const idle: Worker[] = [];
+/** An idle thread is stopped after this long: each holds ~20 MB (its V8 heap, its direct-write buffers). */
+const IDLE_MS = 30_000;
+const idleTimers = new Map<Worker, NodeJS.Timeout>();
+
+/** Keeps a thread that finished an unpack for the next one, for a while. */
+function park(w: Worker): void {
+  if (idle.length >= KEEP_IDLE) { void w.terminate(); return; }
+  idle.push(w);
+  const t = setTimeout(() => { idleTimers.delete(w); const i = idle.indexOf(w); if (i >= 0) idle.splice(i, 1); void w.terminate(); }, IDLE_MS);
+  t.unref();
+  idleTimers.set(w, t);
+}
+
+function unpark(): Worker | undefined {
+  const w = idle.pop();
+  if (w) { clearTimeout(idleTimers.get(w)); idleTimers.delete(w); }
+  return w;
+}
 
 function spawn(): Worker {
   // No execArgv: the thread needs none, and the process's may not apply to it (--input-type).
   const w = new Worker(new URL('./unpackthread.js', import.meta.url), { execArgv: [] });
   w.unref();
-  w.once('exit', () => { const i = idle.indexOf(w); if (i >= 0) idle.splice(i, 1); });
+  w.once('exit', () => { const i = idle.indexOf(w); if (i >= 0) idle.splice(i, 1); clearTimeout(idleTimers.get(w)); idleTimers.delete(w); });
   return w;
 }
 
@@ -90,7 +108,7 @@ function errorFrom(e: ThreadError): Error {
  */
 export class ThreadUnpack {
   readonly result: Promise<ThreadUnpackResult>;
-  private readonly worker = idle.pop() ?? spawn();
+  private readonly worker = unpark() ?? spawn();
   private readonly slots: SlotSender;
   private settled = false;
   private ended = false;
@@ -122,7 +140,7 @@ export class ThreadUnpack {
             return;
           case 'done':
             finish(undefined, m.result);
-            if (idle.length < KEEP_IDLE) idle.push(worker); else void worker.terminate();
+            park(worker);
             return;
           case 'failed':
             finish(errorFrom(m.error));
