@@ -7,7 +7,7 @@ import { cleanTempFiles, fsyncDir, readJsonOr, writeJsonAtomic } from '../lib/fs
 import { log } from '../lib/log.js';
 import { MAX_MOUNT_OPTIONS, mountOverlay, unmount } from './mount.js';
 import { OPAQUE_XATTR, getXattrs, syncFilesystem as syncFs } from './sysops.js';
-import { ThreadUnpack } from './unpackpool.js';
+import { ThreadUnpack, pump, type UnpackWriter } from './unpackpool.js';
 import { joinTarSplit } from './tarsplit.js';
 import { listTree, packDir } from './tarfs.js';
 
@@ -161,12 +161,7 @@ export interface ImportOptions {
 }
 
 /** Where a layer being staged is written to (see Snapshotter.stageWriter). */
-export interface LayerWriter {
-  write(bytes: Uint8Array): boolean;
-  drained(): Promise<void>;
-  end(): void;
-  abort(e: unknown): void;
-}
+export type LayerWriter = UnpackWriter;
 
 /** A layer unpacked into a private directory, not yet a snapshot (`stage`, then `commitStaged` or `discardStaged`). */
 export interface StagedLayer {
@@ -348,15 +343,7 @@ export class OverlaySnapshotter implements Snapshotter {
    */
   async stage(layer: AsyncIterable<Uint8Array>, opts: ImportOptions & { label?: string } = {}): Promise<StagedLayer> {
     const { writer, staged } = this.stageWriter(opts);
-    try {
-      for await (const chunk of layer) if (!writer.write(chunk)) await writer.drained();
-      writer.end();
-    } catch (e) {
-      writer.abort(e);
-      await staged.catch(() => undefined);
-      throw e;
-    }
-    return staged;
+    return pump(layer, writer, staged);
   }
 
   stageWriter(opts: ImportOptions & { label?: string } = {}): { writer: LayerWriter; staged: Promise<StagedLayer> } {

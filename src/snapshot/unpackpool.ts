@@ -188,21 +188,33 @@ export class ThreadUnpack {
   }
 }
 
+/** What pump() writes to: a ThreadUnpack, or a staging writer around one. */
+export interface UnpackWriter {
+  write(bytes: Uint8Array): boolean;
+  drained(): Promise<void>;
+  end(): void;
+  abort(e: unknown): void;
+}
+
 /**
- * unpackLayer on a worker thread, reading `source` here. On failure `source` is stopped (its iterator
- * returned); the source's own error wins over the unpack's.
+ * Writes `source` to `writer` and ends it, then returns `result` (the writer's outcome). If the source
+ * fails, the writer is aborted and the source's error thrown (once `result` has settled); if the
+ * writer fails, the source is stopped (its iterator returned) and `result`'s error comes out.
  */
-export async function unpackInThread(source: AsyncIterable<Uint8Array>, dest: string, opts: ThreadUnpackOptions = {}): Promise<ThreadUnpackResult> {
-  const job = new ThreadUnpack(dest, opts);
+export async function pump<T>(source: AsyncIterable<Uint8Array>, writer: UnpackWriter, result: Promise<T>): Promise<T> {
   try {
-    for await (const chunk of source) {
-      if (!job.write(chunk)) await job.drained();
-    }
-    job.end();
+    for await (const chunk of source) if (!writer.write(chunk)) await writer.drained();
+    writer.end();
   } catch (e) {
-    job.abort(e);
-    await job.result.catch(() => undefined);
+    writer.abort(e);
+    await result.catch(() => undefined);
     throw e;
   }
-  return job.result;
+  return result;
+}
+
+/** unpackLayer on a worker thread, reading `source` here (see pump). */
+export function unpackInThread(source: AsyncIterable<Uint8Array>, dest: string, opts: ThreadUnpackOptions = {}): Promise<ThreadUnpackResult> {
+  const job = new ThreadUnpack(dest, opts);
+  return pump(source, job, job.result);
 }

@@ -182,3 +182,41 @@ test('over TLS, with the certificate checked unless the registry is insecure', a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a blob GET follows the registry\'s redirect to blob storage, without the registry\'s credentials', async () => {
+  const { Registry } = await import('../../src/registry/client/client.js');
+  const blob = randomBytes((2 << 20) + 3);
+  let storeAuth: string | undefined = 'unset';
+  let storeUrl = '';
+  const store = http.createServer((req, res) => {
+    storeAuth = req.headers.authorization;
+    storeUrl = req.url ?? '';
+    res.writeHead(200, { 'Content-Length': blob.length });
+    res.end(blob);
+  });
+  await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
+  const storePort = (store.address() as net.AddressInfo).port;
+  let regAuth: string | undefined;
+  const registry = http.createServer((req, res) => {
+    if (req.url === '/v2/' && !req.headers.authorization) { res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' }); res.end(); return; }
+    if (req.url === '/v2/') { res.writeHead(200); res.end(); return; }
+    regAuth = req.headers.authorization;
+    res.writeHead(307, { Location: `http://127.0.0.1:${storePort}/bucket/layer?X-Sig=abc` });
+    res.end();
+  });
+  await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+  const r = new Registry(`127.0.0.1:${(registry.address() as net.AddressInfo).port}`, { insecure: true, auth: { username: 'alice', password: 's3cret' } });
+  try {
+    const { stream } = await r.repository('team/x', ['pull']).getBlob('sha256:' + 'a'.repeat(64));
+    assert.ok((await body(stream)).equals(blob));
+    assert.equal(regAuth, `Basic ${Buffer.from('alice:s3cret').toString('base64')}`, 'the registry gets the credentials');
+    assert.equal(storeAuth, undefined, 'the blob store does not');
+    assert.equal(storeUrl, '/bucket/layer?X-Sig=abc');
+  } finally {
+    r.close();
+    registry.close();
+    store.close();
+    registry.closeAllConnections();
+    store.closeAllConnections();
+  }
+});

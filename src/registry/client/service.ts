@@ -15,7 +15,6 @@
 //    and the manifest, whose digest it prints and records as a RepoDigest.
 // Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
 import { Transform } from 'node:stream';
-
 import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
