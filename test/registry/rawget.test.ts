@@ -164,7 +164,7 @@ test('over TLS, with the certificate checked unless the registry is insecure', a
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-rawget-'));
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }, (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }, (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(200, { 'Content-Length': data.length });
       res.end(data);
     });

@@ -57,25 +57,25 @@ export class RawResponse implements AsyncIterable<Buffer> {
   private sink: BodySink | undefined;
   private complete = false;
   private failure: Error | undefined;
-  private whenHead!: { resolve: (r: RawResponse) => void; reject: (e: Error) => void };
+  private headDone = false;                  // status and headers parsed (whenHead settled)
   private whenBody: { resolve: (n: number) => void; reject: (e: Error) => void } | undefined;
   private received = 0;
-  private readonly buf: Buffer;
   private paused = false;
 
   /** @internal use rawGet */
-  constructor(private readonly socket: net.Socket | tls.TLSSocket, buf: Buffer, ready: { resolve: (r: RawResponse) => void; reject: (e: Error) => void }) {
-    this.buf = buf;
-    this.whenHead = ready;
-  }
+  constructor(
+    private readonly socket: net.Socket | tls.TLSSocket,
+    private readonly buf: Buffer,
+    private readonly whenHead: { resolve: (r: RawResponse) => void; reject: (e: Error) => void },
+  ) {}
 
   /** @internal the socket's onread callback: `n` new bytes at the start of the read buffer. */
   onRead(n: number): boolean {
     try {
       let view = this.buf.subarray(0, n);
-      if (!this.whenHeadDone) {
+      if (!this.headDone) {
         view = this.readHead(view);
-        if (!this.whenHeadDone) return true;
+        if (!this.headDone) return true;
         if (view.length) this.pending = Buffer.from(view);   // a copy: the read buffer is reused
         if (this.mode.kind === 'none' || (this.mode.kind === 'length' && this.mode.left === 0)) { this.finish(); return false; }
         this.paused = true;                                    // until a reader comes
@@ -88,8 +88,6 @@ export class RawResponse implements AsyncIterable<Buffer> {
       return false;
     }
   }
-
-  private whenHeadDone = false;
 
   /** Sends the body to `sink` as it arrives; resolves with its length once it is whole. */
   pipeTo(sink: BodySink): Promise<number> {
@@ -146,8 +144,8 @@ export class RawResponse implements AsyncIterable<Buffer> {
   /** @internal the connection failed or ended. */
   onEnd(err: Error | undefined): void {
     if (this.complete || this.failure) return;
-    if (!err && this.whenHeadDone && this.mode.kind === 'close') { this.finish(); return; }
-    this.fail(err ?? netError(this.whenHeadDone ? 'aborted: the registry closed the connection before the body ended' : 'socket hang up', 'ECONNRESET'));
+    if (!err && this.headDone && this.mode.kind === 'close') { this.finish(); return; }
+    this.fail(err ?? netError(this.headDone ? 'aborted: the registry closed the connection before the body ended' : 'socket hang up', 'ECONNRESET'));
   }
 
   private start(): void {
@@ -165,7 +163,6 @@ export class RawResponse implements AsyncIterable<Buffer> {
     if (this.complete) return;
     this.complete = true;
     this.socket.destroy();
-    this.whenHeadDone ||= true;
     this.whenBody?.resolve(this.received);
   }
 
@@ -173,7 +170,7 @@ export class RawResponse implements AsyncIterable<Buffer> {
     if (this.complete || this.failure) return;
     this.failure = e;
     this.socket.destroy();
-    if (!this.whenHeadDone) { this.whenHead.reject(e); return; }
+    if (!this.headDone) { this.whenHead.reject(e); return; }
     this.whenBody?.reject(e);
   }
 
@@ -223,7 +220,7 @@ export class RawResponse implements AsyncIterable<Buffer> {
       if (!/^\d{1,16}$/.test(String(cl))) throw new Error(`invalid Content-Length in registry response: ${JSON.stringify(cl)}`);
       this.mode = { kind: 'length', left: Number(cl) };
     } else this.mode = { kind: 'close' };
-    this.whenHeadDone = true;
+    this.headDone = true;
     this.whenHead.resolve(this);
     return rest;
   }
