@@ -70,22 +70,26 @@ const idleTimers = new Map<Worker, NodeJS.Timeout>();
 function park(w: Worker): void {
   if (idle.length >= KEEP_IDLE) { void w.terminate(); return; }
   idle.push(w);
-  const t = setTimeout(() => { idleTimers.delete(w); const i = idle.indexOf(w); if (i >= 0) idle.splice(i, 1); void w.terminate(); }, IDLE_MS);
+  const t = setTimeout(() => { unpark(w); void w.terminate(); }, IDLE_MS);
   t.unref();
   idleTimers.set(w, t);
 }
 
-function unpark(): Worker | undefined {
-  const w = idle.pop();
-  if (w) { clearTimeout(idleTimers.get(w)); idleTimers.delete(w); }
-  return w;
+/** Takes `w` (or else the most recently parked thread) off the idle list; undefined if there is none. */
+function unpark(w?: Worker): Worker | undefined {
+  const i = w ? idle.indexOf(w) : idle.length - 1;
+  if (i < 0) return undefined;
+  const [taken] = idle.splice(i, 1);
+  clearTimeout(idleTimers.get(taken!));
+  idleTimers.delete(taken!);
+  return taken;
 }
 
 function spawn(): Worker {
   // No execArgv: the thread needs none, and the process's may not apply to it (--input-type).
   const w = new Worker(new URL('./unpackthread.js', import.meta.url), { execArgv: [] });
   w.unref();
-  w.once('exit', () => { const i = idle.indexOf(w); if (i >= 0) idle.splice(i, 1); clearTimeout(idleTimers.get(w)); idleTimers.delete(w); });
+  w.once('exit', () => unpark(w));
   return w;
 }
 
