@@ -23,6 +23,11 @@ const layer = tar([
 ]);
 const gz = gzipSync(layer, { level: 1 });
 
+/** The error `p` rejects with (undefined if it fulfils). */
+function failureOf(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => undefined, (e: unknown) => e);
+}
+
 function fresh(dir: string, name: string): string {
   const d = path.join(dir, name);
   fs.mkdirSync(d);
@@ -67,7 +72,7 @@ test('bytes that do not hash to the expected digest fail as such, before the tar
   const t = tempDir('unpackpool-digest');
   try {
     const want = sha256Digest(Buffer.from('something else'));
-    const err = await unpackInThread(chunks(gz), fresh(t.dir, 'a'), { inputDigest: want, diffId: sha256Digest(Buffer.from('nor this')) }).then(() => undefined, (e: unknown) => e);
+    const err = await failureOf(unpackInThread(chunks(gz), fresh(t.dir, 'a'), { inputDigest: want, diffId: sha256Digest(Buffer.from('nor this')) }));
     assert.ok(isKind(err, 'invalid'), String(err));
     assert.match((err as Error).message, /hash to sha256:[0-9a-f]{64}, not sha256:/);
     assert.equal((err as { detail?: Record<string, unknown> }).detail?.['inputDigest'], sha256Digest(gz));
@@ -84,7 +89,7 @@ test('a hostile or broken layer fails with the unpacker\'s error; a failing sour
   const t = tempDir('unpackpool-fail');
   try {
     const escape = tar([{ name: '../outside', type: 'file', data: Buffer.from('x') }]);
-    const e1 = await unpackInThread(chunks(gzipSync(escape)), fresh(t.dir, 'a')).then(() => undefined, (e: unknown) => e);
+    const e1 = await failureOf(unpackInThread(chunks(gzipSync(escape)), fresh(t.dir, 'a')));
     assert.ok(isKind(e1, 'invalid'), String(e1));
     assert.match((e1 as Error).message, /points outside the layer/);
     assert.equal(fs.existsSync(path.join(t.dir, 'outside')), false);
