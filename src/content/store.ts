@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { conflict, invalid, notFound } from '../lib/errors.js';
 import { fsyncDir, fsyncDirAsync } from '../lib/fsutil.js';
 import { assertDigest, hexOf, isDigest, newDigester } from './digest.js';
+import { ReadBlocks, lendFile, type Lent } from '../lib/lentread.js';
 
 /** What a blob is, as OCI descriptors say it (mediaType is the caller's business, the store keeps none). */
 export interface BlobInfo {
@@ -166,6 +167,22 @@ export class ContentStore {
     const src = fs.createReadStream(p, { highWaterMark: 1 << 20 });
     src.on('error', (e) => verify.destroy(e));
     return src.pipe(verify);
+  }
+
+  /**
+   * A blob's bytes, unverified, lent (lentread.ts: release each chunk when done with it), for a
+   * reader that has them checked anyway (a registry checks what is pushed to it).
+   */
+  async *lend(digest: string): AsyncGenerator<Lent> {
+    const p = this.blobPath(digest);
+    let fd: number;
+    try { fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW); } catch { throw notFound(`content ${digest}: not found`); }
+    try {
+      const size = fs.fstatSync(fd).size;
+      yield* lendFile(new ReadBlocks(), fd, 0, size, () => conflict(`content ${digest} shrank on disk while it was read`));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Removes a blob; returns false if it was not there. */

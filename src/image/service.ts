@@ -27,6 +27,7 @@ import { applyChanges } from './changes.js';
 import { Bootstrapper, checkRequest, commandLine, type BootstrapRequest, type Cancel } from './bootstrap.js';
 import { packDir } from '../snapshot/tarfs.js';
 import { KeyedLock } from '../lib/keyedlock.js';
+import type { Lent } from '../lib/lentread.js';
 
 export type { ImageRecord } from './store.js';
 export type { SaveItem } from './archive.js';
@@ -780,15 +781,19 @@ export class ImageService {
    * A blob's size and bytes (a push reads layers so): from the content store, or, for a plain layer
    * kept only as a snapshot's files, its tar rebuilt from them (tar-split) and checked as it streams.
    * `verify: false` skips the check, for a reader that has the bytes checked anyway (a registry
-   * verifies what is pushed to it against the digest).
+   * verifies what is pushed to it against the digest). `lend()` gives the bytes unchecked, lent
+   * (lentread.ts), for such a reader that releases each chunk when done with it (a push's socket).
    */
-  blobReader(digest: string, o: { verify?: boolean } = {}): { size: number; open: () => Readable } {
-    if (this.content.has(digest)) return { size: this.content.info(digest).size, open: () => this.content.createReadStream(digest, o) };
+  blobReader(digest: string, o: { verify?: boolean } = {}): { size: number; open: () => Readable; lend: () => AsyncGenerator<Lent> } {
+    if (this.content.has(digest)) {
+      return { size: this.content.info(digest).size, open: () => this.content.createReadStream(digest, o), lend: () => this.content.lend(digest) };
+    }
     const name = this.snapshots.findSplit(digest);
     if (name === undefined) throw notFound(`content ${digest}: not found`);
     const size = this.snapshots.stat(name).tarSize ?? 0;
-    if (o.verify === false) return { size, open: () => Readable.from(this.snapshots.layerTar(name)) };
-    return { size, open: () => Readable.from(verified(this.snapshots.layerTar(name), digest, size, `layer ${digest}`)) };
+    const lend = () => this.snapshots.layerTarLent(name);
+    if (o.verify === false) return { size, open: () => Readable.from(this.snapshots.layerTar(name)), lend };
+    return { size, open: () => Readable.from(verified(this.snapshots.layerTar(name), digest, size, `layer ${digest}`)), lend };
   }
 
   /**

@@ -9,6 +9,7 @@ import { MAX_MOUNT_OPTIONS, mountOverlay, unmount } from './mount.js';
 import { OPAQUE_XATTR, getXattrs, syncFilesystem as syncFs } from './sysops.js';
 import { ThreadUnpack, pump, type UnpackWriter } from './unpackpool.js';
 import { joinTarSplit } from './tarsplit.js';
+import { kept, type Lent } from '../lib/lentread.js';
 import { listTree, packDir } from './tarfs.js';
 
 export type SnapshotKind = 'committed' | 'active';
@@ -118,6 +119,8 @@ export interface Snapshotter {
   discardStaged(staged: StagedLayer): Promise<void>;
   /** The layer tar of a snapshot imported with `split`, rebuilt from its files; and which snapshot has one for a diffID. */
   layerTar(name: string): AsyncGenerator<Buffer>;
+  /** `layerTar` with its files' bytes lent (lentread.ts): for a reader that releases each chunk once it is done with it (a push's socket writer). */
+  layerTarLent(name: string): AsyncGenerator<Lent>;
   findSplit(diffId: string): string | undefined;
   /**
    * What `p` (a path inside the image, "/etc/hosts") is in the merged view of committed snapshot
@@ -405,6 +408,10 @@ export class OverlaySnapshotter implements Snapshotter {
    * files (tarsplit.ts); `notFound` if it has no recipe. The caller checks the diffID as it reads.
    */
   layerTar(name: string): AsyncGenerator<Buffer> {
+    return kept(this.layerTarLent(name));
+  }
+
+  layerTarLent(name: string): AsyncGenerator<Lent> {
     const r = this.rec(name);
     if (!r.split) throw notFound(`layer ${name} has no tar-split recipe`);
     return joinTarSplit(this.dir(r));

@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalid } from '../lib/errors.js';
+import { ReadBlocks, lendFile, type Lent } from '../lib/lentread.js';
 
 export const SKELETON = 'split.skel';
 export const RECIPE = 'split.json';
@@ -305,28 +306,30 @@ class BlockReader {
 }
 
 const CHUNK = 1 << 20;
+/** Files up to this size are read at once, synchronously; bigger ones ahead, on the thread pool (lentread.ts). */
+const SMALL = 256 << 10;
 
-function* fileBytes(fd: number, start: number, size: number, what: string): Generator<Buffer> {
-  let done = 0;
-  while (done < size) {
-    const n = Math.min(CHUNK, size - done);
-    const b = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const r = fs.readSync(fd, b, got, n - got, start + done + got);
-      if (r === 0) throw invalid(`layer recipe: ${what} is shorter than recorded`);
-      got += r;
-    }
-    done += n;
-    yield b;
+function readSmall(fd: number, start: number, size: number, what: string): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let got = 0; got < size;) {
+    const r = fs.readSync(fd, b, got, size - got, start + got);
+    if (r === 0) throw invalid(`layer recipe: ${what} is shorter than recorded`);
+    got += r;
   }
+  return b;
+}
+
+function fileBytes(blocks: ReadBlocks, fd: number, start: number, size: number, what: string): AsyncIterable<Lent> | Lent {
+  if (size <= SMALL) return { bytes: readSmall(fd, start, size, what) };
+  return lendFile(blocks, fd, start, size, () => invalid(`layer recipe: ${what} is shorter than recorded`));
 }
 
 /**
- * The layer's tar stream, rebuilt from the snapshot directory `dir` (its fs/ and recipe). The caller
- * verifies the diffID of what it reads.
+ * The layer's tar stream, rebuilt from the snapshot directory `dir` (its fs/ and recipe), its files'
+ * bytes lent (lentread.ts: release each chunk when done with it; `kept()` for a reader that keeps
+ * them). The caller verifies the diffID of what it reads.
  */
-export async function* joinTarSplit(dir: string): AsyncGenerator<Buffer> {
+export async function* joinTarSplit(dir: string): AsyncGenerator<Lent> {
   const recipe = JSON.parse(fs.readFileSync(path.join(dir, RECIPE), 'utf8')) as Recipe;
   if (recipe.version !== 1 || !Array.isArray(recipe.files)) throw invalid(`layer recipe in ${dir} is not readable`);
   const fsRoot = path.join(dir, 'fs');
@@ -334,19 +337,20 @@ export async function* joinTarSplit(dir: string): AsyncGenerator<Buffer> {
   let spill: number | null = null;
   const pax = new PaxState();
   const r = new BlockReader(skel);
+  const blocks = new ReadBlocks();
   let k = 0;
   try {
     for (;;) {
       const block = r.read(BLOCK);
       if (block.length === 0) break;
-      yield block;
+      yield { bytes: block };
       if (block.length < BLOCK) break;
       const e = pax.entry(block);
       if (!e) continue;
       if (e.long) {
         const data = r.read(e.size + pad(e.size));
         pax.longHeader(e.long, data.subarray(0, e.size));
-        yield data;
+        yield { bytes: data };
       } else if (e.regular) {
         const ref = recipe.files[k++];
         if (!ref || ref.size !== e.size) throw invalid(`layer recipe in ${dir} does not match its skeleton`);
@@ -357,19 +361,21 @@ export async function* joinTarSplit(dir: string): AsyncGenerator<Buffer> {
           try {
             const st = fs.fstatSync(fd);
             if (!st.isFile() || st.size !== ref.size) throw invalid(`layer file ${ref.path} in ${dir} has changed`);
-            yield* fileBytes(fd, 0, ref.size, ref.path);
+            const b = fileBytes(blocks, fd, 0, ref.size, ref.path);
+            if ('bytes' in b) yield b; else yield* b;
           } finally {
             fs.closeSync(fd);
           }
         } else {
           spill ??= fs.openSync(path.join(dir, SPILL), 'r');
-          yield* fileBytes(spill, ref.spill, ref.size, 'the spill file');
+          const b = fileBytes(blocks, spill, ref.spill, ref.size, 'the spill file');
+          if ('bytes' in b) yield b; else yield* b;
         }
         const p = pad(e.size);
-        if (p) yield r.read(p);
+        if (p) yield { bytes: r.read(p) };
       } else if (e.size > 0) {
         let left = e.size + pad(e.size);
-        while (left > 0) { const b = r.read(Math.min(CHUNK, left)); if (!b.length) break; left -= b.length; yield b; }
+        while (left > 0) { const b = r.read(Math.min(CHUNK, left)); if (!b.length) break; left -= b.length; yield { bytes: b }; }
       }
     }
     if (k !== recipe.files.length) throw invalid(`layer recipe in ${dir} does not match its skeleton`);

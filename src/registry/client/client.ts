@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { BargeError, messageOf, type ErrorKind } from '../../lib/errors.js';
 import { type AuthConfig, type Challenge, parseChallenges } from './auth.js';
 import { rawGet, type RawResponse } from './rawget.js';
+import { writeLent, type Lent } from '../../lib/lentread.js';
 
 /** Manifests and indexes barge asks for, best first. */
 export const MANIFEST_ACCEPT = [
@@ -70,12 +71,23 @@ interface RequestSpec {
   path: string;
   headers?: Record<string, string>;
   /** A Buffer, or a function that opens the body afresh (so the request can be retried). */
-  body?: Buffer | (() => Readable);
+  body?: Buffer | (() => Readable | LentBody);
   /** Token scopes the request needs ("repository:team/box:pull"). */
   scopes: string[];
   /** Do not retry (an upload location is single-use). */
   once?: boolean;
 }
+
+/** A request body of lent bytes (lentread.ts): each chunk is released once the socket has taken it. */
+export class LentBody {
+  constructor(readonly chunks: AsyncGenerator<Lent>) {}
+  /** Not sent after all: the source stops (its reads finish, its files close). */
+  close(): void {
+    this.chunks.return(undefined).catch(() => undefined);
+  }
+}
+
+type Payload = Buffer | Readable | LentBody;
 
 export class Registry {
   private base?: string;
@@ -155,7 +167,7 @@ export class Registry {
     return this.send({ ...spec, method: 'GET' }, (_method, url, headers) => rawGet(url, headers, { insecure: !!this.opts.insecure, timeoutMs: 120_000 }));
   }
 
-  private async send<R extends Response>(spec: RequestSpec, transport: (method: string, url: URL, headers: Record<string, string>, payload?: Buffer | Readable) => Promise<R>): Promise<R> {
+  private async send<R extends Response>(spec: RequestSpec, transport: (method: string, url: URL, headers: Record<string, string>, payload?: Payload) => Promise<R>): Promise<R> {
     const base = await this.endpoint();
     let url = new URL(spec.path, base);
     let method = spec.method;
@@ -174,7 +186,8 @@ export class Registry {
       try {
         res = await transport(method, url, headers, payload);
       } catch (e) {
-        if (typeof payload === 'object' && payload && 'destroy' in payload) (payload as Readable).destroy();
+        if (payload instanceof LentBody) payload.close();
+        else if (payload && !Buffer.isBuffer(payload)) payload.destroy();
         if (!spec.once && attempt + 1 < MAX_ATTEMPTS && isTransient(e)) { await backoff(attempt++); continue; }
         throw netError(e, method, url);
       }
@@ -263,7 +276,7 @@ export class Registry {
     return token;
   }
 
-  private raw(method: string, url: URL, headers: Record<string, string>, body?: Buffer | Readable, timeoutMs = 120_000): Promise<http.IncomingMessage> {
+  private raw(method: string, url: URL, headers: Record<string, string>, body?: Payload, timeoutMs = 120_000): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const secure = url.protocol === 'https:';
       const mod = secure ? https : http;
@@ -271,6 +284,7 @@ export class Registry {
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+      else if (body instanceof LentBody) writeLent(req, body.chunks).then(() => req.end(), (e: Error) => req.destroy(e));
       else {
         body.on('error', (e) => req.destroy(e));
         body.pipe(req);
@@ -351,7 +365,7 @@ export class Repository {
   }
 
   /** Uploads a blob: POST for an upload location, then one PUT with all the bytes and the digest. */
-  async uploadBlob(digest: string, size: number, open: () => Readable): Promise<void> {
+  async uploadBlob(digest: string, size: number, open: () => Readable | LentBody): Promise<void> {
     const start = await this.registry.request({ method: 'POST', path: this.path('blobs/uploads/'), headers: { 'Content-Length': '0' }, scopes: this.scopes });
     start.resume();
     await expectStatus(start, [202]);

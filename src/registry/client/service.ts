@@ -14,7 +14,6 @@
 //    when the blob was seen in another repository of that registry, else an upload; then the config
 //    and the manifest, whose digest it prints and records as a RepoDigest.
 // Progress goes out as Docker's JSON messages (progress.ts) through an `Emit` callback.
-import { Transform } from 'node:stream';
 import type { StagedLayer } from '../../snapshot/snapshotter.js';
 import * as path from 'node:path';
 import { BargeError, invalid, isKind, messageOf, notFound } from '../../lib/errors.js';
@@ -26,7 +25,8 @@ import {
   familiarName, familiarString, fullName, isValidTag, parseNormalizedNamed, referenceString, withDefaultTag, type Reference,
 } from '../../image/reference.js';
 import { type AuthConfig } from './auth.js';
-import { Registry, RegistryError, Repository } from './client.js';
+import { LentBody, Registry, RegistryError, Repository } from './client.js';
+import type { Lent } from '../../lib/lentread.js';
 import type { RawResponse } from './rawget.js';
 import { InsecureRegistries, registryHost, DOCKER_HUB_DOMAIN } from './endpoint.js';
 import { BlobSources } from './blobsources.js';
@@ -448,13 +448,7 @@ export class RegistryService {
   private async upload(repo: Repository, digest: string, size: number, onBytes?: (n: number) => void): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await repo.uploadBlob(digest, size, () => {
-          let n = 0;
-          const count = new Transform({ transform(chunk: Buffer, _e, cb) { n += chunk.length; onBytes?.(n); cb(null, chunk); } });
-          const src = this.images.blobReader(digest, { verify: false }).open();
-          src.on('error', (e) => count.destroy(e));
-          return src.pipe(count);
-        });
+        await repo.uploadBlob(digest, size, () => new LentBody(counted(this.images.blobReader(digest, { verify: false }).lend(), onBytes)));
         return;
       } catch (e) {
         if (e instanceof RegistryError && e.code === 'DIGEST_INVALID') {
@@ -565,4 +559,14 @@ export function domainOfServer(server: string): string {
   s = s.split('/')[0] ?? '';
   if (!s || s === 'index.docker.io' || s === 'registry-1.docker.io' || s === 'docker.io') return DOCKER_HUB_DOMAIN;
   return s.toLowerCase();
+}
+
+/** The chunks of `src`, counting the bytes handed on. */
+async function* counted(src: AsyncGenerator<Lent>, onBytes?: (n: number) => void): AsyncGenerator<Lent> {
+  let n = 0;
+  for await (const c of src) {
+    n += c.bytes.length;
+    onBytes?.(n);
+    yield c;
+  }
 }
