@@ -4,11 +4,12 @@
 // - pull and push of a 1 GiB image in 5 layers (--quick: 256 MiB). The layers are incompressible data
 //   in gzip "stored" blocks (valid gzip, no CPU spent compressing), put into a fresh registry of the
 //   engine's kind before each pull (untimed); the push goes to another fresh one, so no layer exists.
-// - the limit set by this machine: sha256 over the image's bytes and a write of them to the data
-//   roots' disk (the faster of buffered + fsync and O_DIRECT: see limits()), measured in every round
-//   of the same run (median); a pull or push can be no faster than the slower of the two (perfectly
-//   overlapped).
-//   Target: within 2× of it.
+// - the limit set by this machine: sha256 over the image's bytes, and the disk reading them while
+//   writing them (each operation reads the image from the disk the registry and the engine share,
+//   and writes it there: see limits()), measured in every round of the same run (median); a pull or
+//   push can be no faster than the slower of the two (perfectly overlapped). Target: within 2× of it.
+//   The ratio to sha256 or a lone write of the image (the limit until 2026-12, which left out the
+//   read) is shown next to it.
 // - manifest GETs per second: 32 keep-alive clients GET one manifest for 3 s, on each registry.
 // Engines alternate first/second; dirty pages are flushed before each timed operation.
 import * as fs from 'node:fs';
@@ -123,15 +124,22 @@ async function manifestRate(host: string, clients: number, ms: number): Promise<
 }
 
 /**
- * The machine's limit for moving the image's bytes, in seconds: sha256 over them, and writing them to
- * `dir`'s disk. The disk's speed is the faster of two writes of the same bytes: buffered then fsync'd
- * (as an engine writes), and direct (O_DIRECT, by dd, from a copy of the bytes in `src`). On this VM a
- * buffered write into memory the host has taken back costs ~2 s of CPU per GiB (measured: 12.3 s of
- * system time to write 6 GiB into fresh page cache, 4.1 s right after freeing the same amount), so the
- * buffered figure alone swings from ~350 to ~1200 MB/s with the state of the guest's memory, while the
- * disk underneath stays near 1 GB/s.
+ * What this machine needs to move the image's bytes, in seconds:
+ * - sha: sha256 over them;
+ * - write: writing them to `dir`'s disk, the faster of buffered then fsync'd (as an engine writes) and
+ *   direct (O_DIRECT, by dd, from a copy of the bytes in `src`). On this VM a buffered write into
+ *   memory the host has taken back costs ~2 s of CPU per GiB (measured: 12.3 s of system time to write
+ *   6 GiB into fresh page cache, 4.1 s right after freeing the same amount), so the buffered figure
+ *   alone swings from ~350 to ~1200 MB/s with the state of the guest's memory;
+ * - move: reading them from that disk while writing them to it (two dd, direct, at once). That is
+ *   what each timed operation does to the disk the registry and the engine share here: a pull reads
+ *   the registry's blobs and writes the layers' files, a push reads those files and the registry
+ *   writes its blobs (neither sits in the page cache: both are written around it, see below). On a
+ *   disk whose reads and writes share one bandwidth, as this VM's does (1 GiB: read 1.0 s, write
+ *   0.92 s, both at once 1.89 s), it takes as long as the read and the write one after the other;
+ *   on one that serves both at full speed, as long as the slower.
  */
-function limits(dir: string, img: Image, src: string): { sha: number; disk: number; buffered: number; direct: number | null } {
+async function limits(dir: string, img: Image, src: string): Promise<{ sha: number; write: number; buffered: number; direct: number | null; move: number | null }> {
   let t0 = performance.now();
   const h = createHash('sha256');
   for (const b of img.blobs) h.update(b);
@@ -147,11 +155,32 @@ function limits(dir: string, img: Image, src: string): { sha: number; disk: numb
   const buffered = (performance.now() - t0) / 1000;
   fs.rmSync(file);
   sh('sync', []);
+  const ddWrite = ['bs=4M', 'iflag=fullblock', 'oflag=direct', 'conv=fsync', 'status=none'];
   t0 = performance.now();
-  const dd = sh('dd', [`if=${src}`, `of=${file}`, 'bs=4M', 'iflag=fullblock', 'oflag=direct', 'conv=fsync', 'status=none'], { timeoutMs: 120_000 });
+  const dd = sh('dd', [`if=${src}`, `of=${file}`, ...ddWrite], { timeoutMs: 120_000 });
   const direct = dd.code === 0 ? (performance.now() - t0) / 1000 : null;   // null: no O_DIRECT on this filesystem
   fs.rmSync(file, { force: true });
-  return { sha, disk: Math.min(buffered, direct ?? Infinity), buffered, direct };
+  let move: number | null = null;
+  if (direct !== null) {
+    sh('sync', []);
+    t0 = performance.now();
+    const codes = await Promise.all([
+      ddAsync([`if=${src}`, 'of=/dev/null', 'bs=4M', 'iflag=direct', 'status=none']),
+      ddAsync([`if=${src}`, `of=${file}`, ...ddWrite]),
+    ]);
+    if (codes.every((c) => c === 0)) move = (performance.now() - t0) / 1000;
+    fs.rmSync(file, { force: true });
+  }
+  return { sha, write: Math.min(buffered, direct ?? Infinity), buffered, direct, move };
+}
+
+function ddAsync(args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const c = spawn('dd', args, { stdio: 'ignore' });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
+    c.on('exit', (code) => { clearTimeout(timer); resolve(code ?? 1); });
+    c.on('error', () => { clearTimeout(timer); resolve(1); });
+  });
 }
 
 export async function run(ctx: BenchContext): Promise<void> {
@@ -180,17 +209,17 @@ export async function run(ctx: BenchContext): Promise<void> {
   try {
     // The limit is measured in every round, next to the pulls and pushes it bounds (this disk's speed
     // varies by a third within minutes), and its median taken.
-    const lims: { sha: number; disk: number }[] = [];
+    const lims: { sha: number; write: number; move: number | null }[] = [];
     // The image's bytes in one file, the source of the direct write (written once, untimed).
     const src = path.join(dir, 'image-bytes.bin');
     fs.writeFileSync(src, Buffer.concat(img.blobs));
     const pulls = new Map<Engine, number[]>(engines.map((e) => [e, []]));
     const pushes = new Map<Engine, number[]>(engines.map((e) => [e, []]));
     for (let i = 0; i < n; i++) {
-      const l = limits(dir, img, src);
+      const l = await limits(dir, img, src);
       lims.push(l);
       const rate = (t: number | null) => (t === null ? 'n/a' : `${(img.bytes / MB / t).toFixed(0)} MB/s`);
-      ctx.log(`limit: sha256 ${rate(l.sha)}, disk ${rate(l.disk)} (buffered ${rate(l.buffered)}, direct ${rate(l.direct)}) → ${Math.max(l.sha, l.disk).toFixed(2)} s`);
+      ctx.log(`limit: sha256 ${rate(l.sha)}, disk write ${rate(l.write)} (buffered ${rate(l.buffered)}, direct ${rate(l.direct)}), read and write at once ${l.move === null ? 'n/a' : `${l.move.toFixed(2)} s`} → ${Math.max(l.sha, l.move ?? l.write).toFixed(2)} s`);
       for (const e of i % 2 === 0 ? engines : [...engines].reverse()) {
         ctx.check();
         const api = clients.get(e)!;
@@ -227,15 +256,18 @@ export async function run(ctx: BenchContext): Promise<void> {
     const med = (m: Map<Engine, number[]>, e?: Engine) => (e && m.get(e)?.length ? median(m.get(e)!) : null);
     const bPull = med(pulls, barge)!;
     const bPush = med(pushes, barge)!;
-    const lim = { sha: median(lims.map((l) => l.sha)), disk: median(lims.map((l) => l.disk)) };
-    const limitS = Math.max(lim.sha, lim.disk);
-    ctx.record({ metric: `limit: sha256 (${(img.bytes / MB / lim.sha).toFixed(0)} MB/s) and disk write (${(img.bytes / MB / lim.disk).toFixed(0)} MB/s, buffered or direct) of ${gib}, median (n=${n})`, unit: 's', barge: round(limitS, 3), docker: null });
+    const moves = lims.map((l) => l.move).filter((m): m is number => m !== null);
+    const lim = { sha: median(lims.map((l) => l.sha)), write: median(lims.map((l) => l.write)), move: moves.length ? median(moves) : null };
+    // Without O_DIRECT (tmpfs) there is no direct read to time: the write alone bounds it.
+    const limitS = Math.max(lim.sha, lim.move ?? lim.write);
+    const writeOnly = Math.max(lim.sha, lim.write);
+    ctx.record({ metric: `limit: sha256 (${(img.bytes / MB / lim.sha).toFixed(0)} MB/s) and the disk reading and writing ${gib} at once (${lim.move === null ? 'n/a' : `${lim.move.toFixed(2)} s`}; a write alone ${lim.write.toFixed(2)} s), median (n=${n})`, unit: 's', barge: round(limitS, 3), docker: null });
     ctx.record({ metric: `pull of a ${gib} image, ${layers} layers, from the engine's registry kind: median (n=${n})`, unit: 's', barge: bPull, docker: med(pulls, docker), target: { text: '≤ 0.67× Docker (1.5× faster)', maxRatio: 1 / 1.5 } });
-    ctx.record({ metric: `  pull vs the limit (barge ${(bPull / limitS).toFixed(2)}× the limit)`, unit: 's', barge: bPull, docker: null, target: { text: '≤ 2× the limit', max: 2 * limitS } });
+    ctx.record({ metric: `  pull vs the limit (barge ${(bPull / limitS).toFixed(2)}× the limit; ${(bPull / writeOnly).toFixed(2)}× sha256 or a write alone)`, unit: 's', barge: bPull, docker: null, target: { text: '≤ 2× the limit', max: 2 * limitS } });
     ctx.record({ metric: `push of that image to an empty registry of its kind: median (n=${n})`, unit: 's', barge: bPush, docker: med(pushes, docker), target: { text: '≤ 0.67× Docker (1.5× faster)', maxRatio: 1 / 1.5 } });
-    ctx.record({ metric: `  push vs the limit (barge ${(bPush / limitS).toFixed(2)}× the limit)`, unit: 's', barge: bPush, docker: null, target: { text: '≤ 2× the limit', max: 2 * limitS } });
+    ctx.record({ metric: `  push vs the limit (barge ${(bPush / limitS).toFixed(2)}× the limit; ${(bPush / writeOnly).toFixed(2)}× sha256 or a write alone)`, unit: 's', barge: bPush, docker: null, target: { text: '≤ 2× the limit', max: 2 * limitS } });
     ctx.record({ metric: 'manifest GETs per second, 32 keep-alive clients (barge registry vs docker-registry)', unit: '/s', barge: round(rates.get('barge')!, 0), docker: round(rates.get('docker')!, 0), target: { text: '≥ docker-registry', minRatio: 1 } });
-    ctx.data('limit', { shaS: lim.sha, diskS: lim.disk, bytes: img.bytes });
+    ctx.data('limit', { shaS: lim.sha, writeS: lim.write, readWhileWritingS: lim.move, bytes: img.bytes });
     ctx.data('pull', Object.fromEntries([...pulls].map(([e, xs]) => [e.kind, xs])));
     ctx.data('push', Object.fromEntries([...pushes].map(([e, xs]) => [e.kind, xs])));
     ctx.data('manifestGetsPerS', Object.fromEntries(rates));
