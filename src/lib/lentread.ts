@@ -109,22 +109,27 @@ export async function* lendFile(blocks: ReadBlocks, fd: number, start: number, s
       dfd = undefined;   // this filesystem refuses O_DIRECT: buffered
     }
   }
+  let direct = dfd !== undefined;
+  /** Reads `len` bytes at `pos` into `buf` (fewer only at the end of the file); direct reads ask for whole blocks. */
   const read = async (buf: Buffer, len: number, pos: number): Promise<number> => {
-    if (dfd !== undefined) {
-      try {
-        return await pread(dfd, buf, Math.ceil(len / ALIGN) * ALIGN, pos);
-      } catch (e) {
-        if (errno(e) !== 'EINVAL') throw e;
-        // Refused after all: this file goes on buffered (the descriptor is closed at the end).
-      }
-    }
     let got = 0;
     while (got < len) {
-      const n = await pread(fd, buf.subarray(got), len - got, pos + got);
+      let n: number;
+      if (direct && got % ALIGN === 0) {
+        try {
+          n = await pread(dfd!, buf.subarray(got), Math.ceil((len - got) / ALIGN) * ALIGN, pos + got);
+        } catch (e) {
+          if (errno(e) !== 'EINVAL') throw e;
+          direct = false;   // refused after all: the rest of this file is read buffered
+          continue;
+        }
+      } else {
+        n = await pread(fd, buf.subarray(got), len - got, pos + got);
+      }
       if (n === 0) break;
       got += n;
     }
-    return got;
+    return Math.min(got, len);
   };
   const queue: Pending[] = [];
   let issued = 0;
