@@ -16,6 +16,8 @@ export interface Lent { bytes: Buffer; release?: () => void }
 const ALIGN = 4096;
 const BLOCK = 2 << 20;
 const BLOCKS = 4;
+/** Ranges up to this size are read at once, synchronously, into a buffer of their own (not lent). */
+export const SMALL = 256 << 10;
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
@@ -92,13 +94,29 @@ export class ReadBlocks {
 
 interface Pending { buf: Buffer; len: number; read: Promise<number> }
 
+/** Bytes [start, start + size) of the file open as `fd`, read synchronously; `short` if it ends early. */
+export function readRange(fd: number, start: number, size: number, short: () => Error): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let got = 0; got < size;) {
+    const n = fs.readSync(fd, b, got, size - got, start + got);
+    if (n === 0) throw short();
+    got += n;
+  }
+  return b;
+}
+
 /**
  * Bytes [start, start + size) of the file open as `fd`, read up to BLOCKS blocks ahead, each lent
- * until released. A file of DIRECT_MIN bytes or more, read from its start, is read around the page
- * cache where its filesystem allows (a second descriptor, opened through /proc/self/fd: the same
- * file, not a path that could have changed). `short` is the error for a file that ends early.
+ * until released (a range of at most SMALL bytes: read at once, not lent). A file of DIRECT_MIN
+ * bytes or more, read from its start, is read around the page cache where its filesystem allows (a
+ * second descriptor, opened through /proc/self/fd: the same file, not a path that could have
+ * changed). `short` is the error for a file that ends early.
  */
 export async function* lendFile(blocks: ReadBlocks, fd: number, start: number, size: number, short: () => Error): AsyncGenerator<Lent> {
+  if (size <= SMALL) {
+    if (size > 0) yield { bytes: readRange(fd, start, size, short) };
+    return;
+  }
   let dfd: number | undefined;
   if (size >= DIRECT_MIN && start % ALIGN === 0) {
     try {

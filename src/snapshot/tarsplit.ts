@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { invalid } from '../lib/errors.js';
-import { ReadBlocks, lendFile, type Lent } from '../lib/lentread.js';
+import { ReadBlocks, SMALL, lendFile, readRange, type Lent } from '../lib/lentread.js';
 
 export const SKELETON = 'split.skel';
 export const RECIPE = 'split.json';
@@ -306,22 +306,12 @@ class BlockReader {
 }
 
 const CHUNK = 1 << 20;
-/** Files up to this size are read at once, synchronously; bigger ones ahead, on the thread pool (lentread.ts). */
-const SMALL = 256 << 10;
 
-function readSmall(fd: number, start: number, size: number, what: string): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  for (let got = 0; got < size;) {
-    const r = fs.readSync(fd, b, got, size - got, start + got);
-    if (r === 0) throw invalid(`layer recipe: ${what} is shorter than recorded`);
-    got += r;
-  }
-  return b;
-}
-
-function fileBytes(blocks: ReadBlocks, fd: number, start: number, size: number, what: string): AsyncIterable<Lent> | Lent {
-  if (size <= SMALL) return { bytes: readSmall(fd, start, size, what) };
-  return lendFile(blocks, fd, start, size, () => invalid(`layer recipe: ${what} is shorter than recorded`));
+function fileBytes(blocks: ReadBlocks, fd: number, start: number, size: number, what: string): Iterable<Lent> | AsyncIterable<Lent> | Lent {
+  const short = () => invalid(`layer recipe: ${what} is shorter than recorded`);
+  if (size === 0) return [];
+  // Small files (most of a typical layer) without an async generator each.
+  return size <= SMALL ? { bytes: readRange(fd, start, size, short) } : lendFile(blocks, fd, start, size, short);
 }
 
 /**

@@ -55,6 +55,12 @@ test('a big file is read whole and around the page cache; ranges from any offset
         assert.ok(part.equals(big.subarray(s, s + n)), `bytes ${s}+${n}`);
       }
       assert.ok(blocks.idle());
+      // A small range: one chunk of its own, not lent.
+      const smallChunks: Lent[] = [];
+      for await (const c of lendFile(blocks, fd, 5, 1000, short)) smallChunks.push(c);
+      assert.equal(smallChunks.length, 1);
+      assert.equal(smallChunks[0]!.release, undefined);
+      assert.ok(smallChunks[0]!.bytes.equals(big.subarray(5, 1005)));
     } finally {
       fs.closeSync(fd);
     }

@@ -319,7 +319,7 @@ export class RegistryHandlers {
   }
 }
 
-const SPARE_BLOCKS = 8;
+const SPARE_BLOCKS = 4;
 const spareBlocks: ReadBlocks[] = [];
 
 /**
