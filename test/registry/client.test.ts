@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { BARGE_CMD, runPty } from '../helpers/engine.js';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { REGISTRY_BIN, pushGzipImage, putBlob, putManifest, sha256, startRegistry, type TestRegistry } from './regclient-helpers.js';
 
 const have = fs.existsSync(REGISTRY_BIN) && spawnSync('htpasswd', ['-h']).error === undefined;
@@ -272,6 +273,24 @@ describe('registry client', { skip }, () => {
     } finally {
       await other.stop();
       ok(['rmi', '-f', `${other.host}/copy/rot:v1`, `${reg.host}/team/rot:v1`]);
+    }
+  });
+
+  it('pushes a pulled layer with a big file (read around the page cache, ahead of the socket) byte for byte', async () => {
+    // 12 MiB: written directly by the pull, read directly by the push (lentread.ts).
+    const data = randomBytes((12 << 20) + 4321);
+    const img = await pushGzipImage(reg.host, 'team/bigfile', 'v1', { file: 'big.bin', data });
+    ok(['pull', `${reg.host}/team/bigfile:v1`]);
+    const other = await startRegistry();
+    try {
+      ok(['tag', `${reg.host}/team/bigfile:v1`, `${other.host}/copy/bigfile:v1`]);
+      const p = ok(['push', `${other.host}/copy/bigfile:v1`]);
+      assert.match(p.stdout, /: Pushed$/m);
+      // The reference registry checked the digest too: the bytes are the layer's tar.
+      assert.equal(sha256(fs.readFileSync(other.blobFile(img.diffId))), img.diffId);
+    } finally {
+      await other.stop();
+      ok(['rmi', '-f', `${other.host}/copy/bigfile:v1`, `${reg.host}/team/bigfile:v1`]);
     }
   });
 
