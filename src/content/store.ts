@@ -176,7 +176,13 @@ export class ContentStore {
   async *lend(digest: string): AsyncGenerator<Lent> {
     const p = this.blobPath(digest);
     let fd: number;
-    try { fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW); } catch { throw notFound(`content ${digest}: not found`); }
+    try {
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP') throw notFound(`content ${digest}: not found`);
+      throw e;
+    }
     try {
       const size = fs.fstatSync(fd).size;
       yield* lendFile(new ReadBlocks(), fd, 0, size, () => conflict(`content ${digest} shrank on disk while it was read`));

@@ -14,7 +14,9 @@ import { DIRECT_MIN } from './directio.js';
 export interface Lent { bytes: Buffer; release?: () => void }
 
 const ALIGN = 4096;
-const BLOCK = 2 << 20;
+/** The default block size. */
+export const READ_BLOCK = 2 << 20;
+const BLOCK = READ_BLOCK;
 const BLOCKS = 4;
 /** Ranges up to this size are read at once, synchronously, into a buffer of their own (not lent). */
 export const SMALL = 256 << 10;
@@ -28,7 +30,7 @@ function pread(fd: number, buf: Buffer, len: number, pos: number): Promise<numbe
 }
 
 /**
- * A stream's blocks (BLOCKS of BLOCK bytes, in one allocation made at first use): free ones, and
+ * A stream's blocks (`count` of `size` bytes, in one allocation made at first use): free ones, and
  * readers waiting for one to come back.
  */
 export class ReadBlocks {
@@ -36,27 +38,38 @@ export class ReadBlocks {
   private alignedAt: number | null | undefined;   // offset of the first aligned byte; null: none found
   private free: Buffer[] = [];
   private waiting: ((b: Buffer) => void)[] = [];
+  private idleWaiting: (() => void)[] = [];
+
+  constructor(private readonly count = BLOCKS, readonly size = BLOCK) {
+    if (size % ALIGN !== 0 || count < 1) throw new Error(`read blocks: ${count} of ${size} bytes`);
+  }
 
   private carve(offset: number): void {
     this.free = [];
-    for (let i = 0; i < BLOCKS; i++) this.free.push(this.region!.subarray(offset + i * BLOCK, offset + (i + 1) * BLOCK));
+    for (let i = 0; i < this.count; i++) this.free.push(this.region!.subarray(offset + i * this.size, offset + (i + 1) * this.size));
   }
 
   private ensure(): void {
     if (this.region) return;
-    this.region = Buffer.allocUnsafeSlow(BLOCKS * BLOCK + ALIGN);
+    this.region = Buffer.allocUnsafeSlow(this.count * this.size + ALIGN);
     this.carve(0);
+  }
+
+  /** Whether the aligned offset was looked for already (aligned() answers at once). */
+  probed(): boolean {
+    return this.alignedAt !== undefined;
   }
 
   /**
    * Whether direct reads of `dfd` (opened with O_DIRECT) can go into these blocks: the first call
    * finds, by a 4 KiB read at the file's start, which offset in the allocation is aligned (JS cannot
-   * ask where a buffer lies), and re-carves the blocks there. Only while no block is lent.
+   * ask where a buffer lies), and re-carves the blocks there. Only while no block is lent
+   * (whenIdle()): otherwise false, and the question stays open.
    */
   aligned(dfd: number): boolean {
     this.ensure();
     if (this.alignedAt !== undefined) return this.alignedAt !== null;
-    if (this.free.length !== BLOCKS) return false;
+    if (this.free.length !== this.count) return false;
     for (let off = 0; off < ALIGN; off += 16) {
       try {
         fs.readSync(dfd, this.region!, off, ALIGN, 0);
@@ -73,7 +86,12 @@ export class ReadBlocks {
 
   /** No block is lent or being read into. */
   idle(): boolean {
-    return !this.region || this.free.length === BLOCKS;
+    return !this.region || this.free.length === this.count;
+  }
+
+  /** Resolves once every block is back. */
+  whenIdle(): Promise<void> {
+    return this.idle() ? Promise.resolve() : new Promise((resolve) => this.idleWaiting.push(resolve));
   }
 
   take(): Buffer | Promise<Buffer> {
@@ -88,7 +106,9 @@ export class ReadBlocks {
 
   give(b: Buffer): void {
     const w = this.waiting.shift();
-    if (w) w(b); else this.free.push(b);
+    if (w) { w(b); return; }
+    this.free.push(b);
+    if (this.free.length === this.count) for (const r of this.idleWaiting.splice(0)) r();
   }
 }
 
@@ -106,7 +126,7 @@ export function readRange(fd: number, start: number, size: number, short: () => 
 }
 
 /**
- * Bytes [start, start + size) of the file open as `fd`, read up to BLOCKS blocks ahead, each lent
+ * Bytes [start, start + size) of the file open as `fd`, read as many blocks ahead as `blocks` has, each lent
  * until released (a range of at most SMALL bytes: read at once, not lent). A file of DIRECT_MIN
  * bytes or more, read from its start, is read around the page cache where its filesystem allows (a
  * second descriptor, opened through /proc/self/fd: the same file, not a path that could have
@@ -119,6 +139,9 @@ export async function* lendFile(blocks: ReadBlocks, fd: number, start: number, s
   }
   let dfd: number | undefined;
   if (size >= DIRECT_MIN && start % ALIGN === 0) {
+    // The first big file of a stream waits for the blocks the previous file lent (the socket takes
+    // them within moments): the aligned offset is found only while none is out.
+    if (!blocks.probed()) await blocks.whenIdle();
     try {
       dfd = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
       if (!blocks.aligned(dfd)) { fs.closeSync(dfd); dfd = undefined; }
@@ -152,7 +175,7 @@ export async function* lendFile(blocks: ReadBlocks, fd: number, start: number, s
   const queue: Pending[] = [];
   let issued = 0;
   const issue = (buf: Buffer) => {
-    const len = Math.min(BLOCK, size - issued);
+    const len = Math.min(blocks.size, size - issued);
     const p: Pending = { buf, len, read: read(buf, len, start + issued) };
     p.read.catch(() => undefined);   // awaited in order below; not unhandled meanwhile
     queue.push(p);

@@ -69,6 +69,36 @@ test('a big file is read whole and around the page cache; ranges from any offset
   }
 });
 
+test('a big file after a smaller one still lent waits for its blocks and is read directly; smaller blocks read the same bytes', async () => {
+  const t = tempDir('lentread');
+  try {
+    const mid = path.join(t.dir, 'mid.bin');
+    fs.writeFileSync(mid, big.subarray(0, 1 << 20));
+    const f = path.join(t.dir, 'big.bin');
+    writeUncached(f, big);
+    const blocks = new ReadBlocks();
+    const fdMid = fs.openSync(mid, 'r');
+    const fd = fs.openSync(f, 'r');
+    try {
+      const it = lendFile(blocks, fdMid, 0, 1 << 20, short);
+      const held = (await it.next()).value as Lent;
+      assert.equal((await it.next()).done, true);
+      const reading = readAll(lendFile(blocks, fd, 0, big.length, short));
+      setTimeout(() => held.release!(), 50);   // the socket takes the last block of the smaller file
+      assert.equal(sha(await reading), sha(big));
+      assert.equal(cached(f), 0, 'read directly');
+      const small = new ReadBlocks(2, 1 << 20);
+      assert.equal(sha(await readAll(lendFile(small, fd, 0, big.length, short))), sha(big));
+      assert.ok(small.idle() && blocks.idle());
+    } finally {
+      fs.closeSync(fd);
+      fs.closeSync(fdMid);
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('on tmpfs (no O_DIRECT) big files are read buffered, the same bytes', async () => {
   const dir = fs.mkdtempSync('/dev/shm/barge-lentread-');
   try {

@@ -193,8 +193,11 @@ export class Registry {
       }
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
+      // An answer that is asked again (elsewhere, with credentials, later): a streamed body may still
+      // be on its way to it; the connection goes, so that body stops (its reads, its files).
+      const drop = () => { if (payload && !Buffer.isBuffer(payload)) res.destroy(); else res.resume(); };
       if ([301, 302, 303, 307, 308].includes(status) && location && redirects < MAX_REDIRECTS) {
-        res.resume();
+        drop();
         url = new URL(location, url);
         if (status === 303) { method = 'GET'; body = undefined; }
         redirects++;
@@ -206,12 +209,12 @@ export class Registry {
           authRetried = true;
           this.challenge = ch;
           this.tokens.clear();
-          res.resume();
+          drop();
           continue;
         }
       }
       if ((status >= 500 || status === 429) && !spec.once && attempt + 1 < MAX_ATTEMPTS) {
-        res.resume();
+        drop();
         await backoff(attempt++);
         continue;
       }

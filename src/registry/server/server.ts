@@ -96,6 +96,9 @@ export async function serveRegistry(o: ServeOptions): Promise<RunningRegistry> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  // A connection that moves no byte either way for this long goes (a client that stopped reading a
+  // blob would otherwise hold its file and read blocks for ever; an upload cut so resumes later).
+  server.timeout = 10 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
