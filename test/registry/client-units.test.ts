@@ -1,5 +1,6 @@
 // Units of the registry client: challenge parsing, X-Registry-Auth, insecure registries, platform
-// strings, Docker's progress rendering (terminal and plain), config.json credentials.
+// strings, Docker's progress rendering (terminal and plain), config.json credentials; an upload
+// redirected before its body was read.
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,6 +11,11 @@ import { InsecureRegistries, registryHost } from '../../src/registry/client/endp
 import { domainOfServer } from '../../src/registry/client/service.js';
 import { BlobSources } from '../../src/registry/client/blobsources.js';
 import { displayJsonMessages, humanSize, progressString, type JsonMessage } from '../../src/cli/lib/progress.js';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { LentBody, Registry } from '../../src/registry/client/client.js';
+import { ReadBlocks, lendFile, type Lent } from '../../src/lib/lentread.js';
 
 async function* from(ms: JsonMessage[]): AsyncGenerator<JsonMessage> { for (const m of ms) yield m; }
 
@@ -116,5 +122,51 @@ describe('registry client units', () => {
     const r = await render([{ status: 'Preparing', progressDetail: {}, id: 'a' }, { errorDetail: { message: 'denied: no' }, error: 'denied: no' }, { status: 'never' }], false);
     assert.equal(r.error, 'denied: no');
     assert.equal(r.out, 'a: Preparing\n');
+  });
+});
+
+describe('registry client uploads', () => {
+  it('an upload redirected before its body was read goes again to the new place, and the first body stops', async () => {
+    const data = randomBytes(24 << 20);   // more than the sockets' buffers hold: the first body blocks
+    const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'barge-upload-redirect-'));
+    const file = path.join(dir, 'blob');
+    fs.writeFileSync(file, data);
+    let received: string | undefined;
+    const server = http.createServer((req, res) => {
+      if (req.url === '/v2/') { res.end('{}'); return; }
+      if (req.method === 'POST') { res.writeHead(202, { Location: '/upload/1', 'Content-Length': 0 }); res.end(); return; }
+      if (req.url!.startsWith('/upload/1')) {   // answered at once; its body is never read
+        res.writeHead(307, { Location: `/upload/2?digest=${digest}`, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
+      const h = createHash('sha256');
+      req.on('data', (c: Buffer) => h.update(c));
+      req.on('end', () => { received = 'sha256:' + h.digest('hex'); res.writeHead(201, { 'Content-Length': 0 }); res.end(); });
+    });
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const reg = new Registry(`127.0.0.1:${(server.address() as AddressInfo).port}`, { insecure: true });
+    const fd = fs.openSync(file, 'r');
+    let opened = 0;
+    let stopped = 0;
+    async function* body(): AsyncGenerator<Lent> {
+      opened++;
+      try { yield* lendFile(new ReadBlocks(), fd, 0, data.length, () => new Error('short')); } finally { stopped++; }
+    }
+    try {
+      await reg.repository('r', ['push', 'pull']).uploadBlob(digest, data.length, () => new LentBody(body()));
+      assert.equal(received, digest, 'the whole body reached the new place');
+      assert.equal(opened, 2);
+      for (let i = 0; i < 60 && stopped < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(stopped, 2, 'the body sent to the first place stopped (its connection was dropped)');
+    } finally {
+      reg.close();
+      fs.closeSync(fd);
+      server.closeAllConnections();
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
