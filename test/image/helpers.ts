@@ -25,6 +25,16 @@ export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   };
 }
 
+/** Runs `fn` in a fresh directory (tempDir), cleaned up afterwards however `fn` ends. */
+export async function inTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const t = tempDir(prefix);
+  try {
+    return await fn(t.dir);
+  } finally {
+    t.cleanup();
+  }
+}
+
 export function tar(entries: TarEntry[]): Buffer {
   const w = new TarWriter();
   for (const e of entries) w.add(e);
