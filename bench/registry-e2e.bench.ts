@@ -22,7 +22,7 @@ import type { BenchContext } from './lib/context.js';
 import type { Engine } from './lib/engine.js';
 import { ApiClient, timedRegistryStream } from './lib/api.js';
 import { onCleanup } from './lib/cleanup.js';
-import { BARGE_BIN, median, round, sh } from './lib/util.js';
+import { BARGE_BIN, median, round, sh, timeProcess } from './lib/util.js';
 import { tarHeader, tarPadding, TAR_END } from '../src/lib/tarwriter.js';
 import { REGISTRY_BIN, freePort, putBlob, putManifest, sha256, startRegistry } from '../test/registry/regclient-helpers.js';
 
@@ -164,23 +164,14 @@ async function limits(dir: string, img: Image, src: string): Promise<{ sha: numb
   if (direct !== null) {
     sh('sync', []);
     t0 = performance.now();
-    const codes = await Promise.all([
-      ddAsync([`if=${src}`, 'of=/dev/null', 'bs=4M', 'iflag=direct', 'status=none']),
-      ddAsync([`if=${src}`, `of=${file}`, ...ddWrite]),
+    const runs = await Promise.all([
+      timeProcess(['dd', `if=${src}`, 'of=/dev/null', 'bs=4M', 'iflag=direct', 'status=none'], process.env, 120_000),
+      timeProcess(['dd', `if=${src}`, `of=${file}`, ...ddWrite], process.env, 120_000),
     ]);
-    if (codes.every((c) => c === 0)) move = (performance.now() - t0) / 1000;
+    if (runs.every((r) => r.code === 0)) move = (performance.now() - t0) / 1000;
     fs.rmSync(file, { force: true });
   }
   return { sha, write: Math.min(buffered, direct ?? Infinity), buffered, direct, move };
-}
-
-function ddAsync(args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const c = spawn('dd', args, { stdio: 'ignore' });
-    const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('exit', (code) => { clearTimeout(timer); resolve(code ?? 1); });
-    c.on('error', () => { clearTimeout(timer); resolve(1); });
-  });
 }
 
 export async function run(ctx: BenchContext): Promise<void> {

@@ -779,21 +779,23 @@ export class ImageService {
 
   /**
    * A blob's size and bytes (a push reads layers so): from the content store, or, for a plain layer
-   * kept only as a snapshot's files, its tar rebuilt from them (tar-split) and checked as it streams.
-   * `verify: false` skips the check, for a reader that has the bytes checked anyway (a registry
-   * verifies what is pushed to it against the digest). `lend()` gives the bytes unchecked, lent
-   * (lentread.ts), for such a reader that releases each chunk when done with it (a push's socket).
+   * kept only as a snapshot's files, its tar rebuilt from them (tar-split). `open()` checks the bytes
+   * against the digest as they stream; `lend()` gives them unchecked and lent (lentread.ts), for a
+   * reader that has them checked anyway and releases each chunk when done with it (a push's socket:
+   * the registry verifies what is pushed to it).
    */
-  blobReader(digest: string, o: { verify?: boolean } = {}): { size: number; open: () => Readable; lend: () => AsyncGenerator<Lent> } {
+  blobReader(digest: string): { size: number; open: () => Readable; lend: () => AsyncGenerator<Lent> } {
     if (this.content.has(digest)) {
-      return { size: this.content.info(digest).size, open: () => this.content.createReadStream(digest, o), lend: () => this.content.lend(digest) };
+      return { size: this.content.info(digest).size, open: () => this.content.createReadStream(digest), lend: () => this.content.lend(digest) };
     }
     const name = this.snapshots.findSplit(digest);
     if (name === undefined) throw notFound(`content ${digest}: not found`);
     const size = this.snapshots.stat(name).tarSize ?? 0;
-    const lend = () => this.snapshots.layerTarLent(name);
-    if (o.verify === false) return { size, open: () => Readable.from(this.snapshots.layerTar(name)), lend };
-    return { size, open: () => Readable.from(verified(this.snapshots.layerTar(name), digest, size, `layer ${digest}`)), lend };
+    return {
+      size,
+      open: () => Readable.from(verified(this.snapshots.layerTar(name), digest, size, `layer ${digest}`)),
+      lend: () => this.snapshots.layerTarLent(name),
+    };
   }
 
   /**

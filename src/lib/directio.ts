@@ -19,15 +19,36 @@ import { randomBytes } from 'node:crypto';
 /** Files at least this big are written directly. */
 export const DIRECT_MIN = 8 << 20;
 const STAGE = 4 << 20;
-const ALIGN = 4096;
+/** The alignment direct I/O is done at (memory, file offsets, lengths). */
+export const ALIGN = 4096;
 // Above glibc's largest mmap threshold (32 MiB): always a mapping of its own.
 const REGION = 33 << 20;
 
 let stages: [Buffer, Buffer] | null | undefined;   // this thread's; null: no aligned offset found
 const support = new Map<number, boolean>();          // by filesystem (st_dev)
 
-function errno(e: unknown): string | undefined {
+export function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException).code;
+}
+
+/**
+ * Which offset (below ALIGN) of an allocation is aligned for direct I/O: the first at which `io(off)`
+ * (a 4 KiB direct read or write from there) does not fail with EINVAL. The likeliest come first:
+ * 16 bytes before a page (an allocation glibc maps on its own starts after its 16-byte header),
+ * then the page itself. null: none is; undefined: `io` failed otherwise (not a question of alignment).
+ */
+export function alignedOffset(io: (off: number) => void): number | null | undefined {
+  const offsets = [ALIGN - 16, 0];
+  for (let o = 16; o < ALIGN; o += 16) if (o !== ALIGN - 16) offsets.push(o);
+  for (const off of offsets) {
+    try {
+      io(off);
+      return off;
+    } catch (e) {
+      if (errno(e) !== 'EINVAL') return undefined;
+    }
+  }
+  return null;
 }
 
 /**
@@ -47,19 +68,11 @@ function probe(probeFile: string): boolean {
       try { fs.writeSync(fd, stages[0], 0, ALIGN, 0); return true; } catch { return false; }
     }
     const region = Buffer.from(new ArrayBuffer(REGION));
-    const offsets = [ALIGN - 16, 0];
-    for (let o = 16; o < ALIGN; o += 16) if (o !== ALIGN - 16) offsets.push(o);
-    for (const off of offsets) {
-      try {
-        fs.writeSync(fd, region, off, ALIGN, 0);
-        stages = [region.subarray(off, off + STAGE), region.subarray(off + STAGE, off + 2 * STAGE)];
-        return true;
-      } catch (e) {
-        if (errno(e) !== 'EINVAL') return false;
-      }
-    }
-    stages = null;
-    return false;
+    const off = alignedOffset((o) => fs.writeSync(fd, region, o, ALIGN, 0));
+    if (off === undefined) return false;
+    if (off === null) { stages = null; return false; }
+    stages = [region.subarray(off, off + STAGE), region.subarray(off + STAGE, off + 2 * STAGE)];
+    return true;
   } finally {
     fs.closeSync(fd);
     fs.rmSync(probeFile, { force: true });

@@ -8,22 +8,17 @@
 // around the page cache (O_DIRECT) into aligned blocks: no page-cache memory to take (dear on this
 // kind of VM: bench/README.md), nothing allocated per read, no copy between the disk and the socket.
 import * as fs from 'node:fs';
-import { DIRECT_MIN } from './directio.js';
+import { ALIGN, DIRECT_MIN, alignedOffset, errno } from './directio.js';
 
 /** Bytes lent by their producer: the reader calls release() when it no longer needs them (the block is reused); absent for bytes the reader may keep. */
 export interface Lent { bytes: Buffer; release?: () => void }
 
-const ALIGN = 4096;
 /** The default block size. */
 export const READ_BLOCK = 2 << 20;
 const BLOCK = READ_BLOCK;
 const BLOCKS = 4;
 /** Ranges up to this size are read at once, synchronously, into a buffer of their own (not lent). */
 export const SMALL = 256 << 10;
-
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException).code;
-}
 
 function pread(fd: number, buf: Buffer, len: number, pos: number): Promise<number> {
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
@@ -70,18 +65,11 @@ export class ReadBlocks {
     this.ensure();
     if (this.alignedAt !== undefined) return this.alignedAt !== null;
     if (this.free.length !== this.count) return false;
-    for (let off = 0; off < ALIGN; off += 16) {
-      try {
-        fs.readSync(dfd, this.region!, off, ALIGN, 0);
-        this.alignedAt = off;
-        this.carve(off);
-        return true;
-      } catch (e) {
-        if (errno(e) !== 'EINVAL') break;
-      }
-    }
-    this.alignedAt = null;
-    return false;
+    const off = alignedOffset((o) => fs.readSync(dfd, this.region!, o, ALIGN, 0));
+    this.alignedAt = off ?? null;
+    if (off === null || off === undefined) return false;
+    this.carve(off);
+    return true;
   }
 
   /** No block is lent or being read into. */

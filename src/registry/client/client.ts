@@ -19,7 +19,6 @@
 //    const body = await repo.getBlob(desc.digest);      // a response stream: verify it while storing it
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Readable } from 'node:stream';
 import { BargeError, messageOf, type ErrorKind } from '../../lib/errors.js';
 import { type AuthConfig, type Challenge, parseChallenges } from './auth.js';
 import { rawGet, type RawResponse } from './rawget.js';
@@ -70,8 +69,8 @@ interface RequestSpec {
   /** A path on the endpoint ("/v2/..."), or an absolute URL (upload locations). */
   path: string;
   headers?: Record<string, string>;
-  /** A Buffer, or a function that opens the body afresh (so the request can be retried). */
-  body?: Buffer | (() => Readable | LentBody);
+  /** A Buffer, or a function that opens a streamed body afresh (so the request can be retried). */
+  body?: Buffer | (() => LentBody);
   /** Token scopes the request needs ("repository:team/box:pull"). */
   scopes: string[];
   /** Do not retry (an upload location is single-use). */
@@ -87,7 +86,7 @@ export class LentBody {
   }
 }
 
-type Payload = Buffer | Readable | LentBody;
+type Payload = Buffer | LentBody;
 
 export class Registry {
   private base?: string;
@@ -187,7 +186,6 @@ export class Registry {
         res = await transport(method, url, headers, payload);
       } catch (e) {
         if (payload instanceof LentBody) payload.close();
-        else if (payload && !Buffer.isBuffer(payload)) payload.destroy();
         if (!spec.once && attempt + 1 < MAX_ATTEMPTS && isTransient(e)) { await backoff(attempt++); continue; }
         throw netError(e, method, url);
       }
@@ -195,7 +193,7 @@ export class Registry {
       const location = res.headers.location;
       // An answer that is asked again (elsewhere, with credentials, later): a streamed body may still
       // be on its way to it; the connection goes, so that body stops (its reads, its files).
-      const drop = () => { if (payload && !Buffer.isBuffer(payload)) res.destroy(); else res.resume(); };
+      const drop = () => { if (payload instanceof LentBody) res.destroy(); else res.resume(); };
       if ([301, 302, 303, 307, 308].includes(status) && location && redirects < MAX_REDIRECTS) {
         drop();
         url = new URL(location, url);
@@ -286,12 +284,8 @@ export class Registry {
       const req = mod.request(url, { method, headers, agent: secure ? this.httpsAgent : this.httpAgent }, resolve);
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
-      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-      else if (body instanceof LentBody) writeLent(req, body.chunks).then(() => req.end(), (e: Error) => req.destroy(e));
-      else {
-        body.on('error', (e) => req.destroy(e));
-        body.pipe(req);
-      }
+      if (body instanceof LentBody) writeLent(req, body.chunks).then(() => req.end(), (e: Error) => req.destroy(e));
+      else req.end(body);
     });
   }
 }
@@ -368,7 +362,7 @@ export class Repository {
   }
 
   /** Uploads a blob: POST for an upload location, then one PUT with all the bytes and the digest. */
-  async uploadBlob(digest: string, size: number, open: () => Readable | LentBody): Promise<void> {
+  async uploadBlob(digest: string, size: number, open: () => LentBody): Promise<void> {
     const start = await this.registry.request({ method: 'POST', path: this.path('blobs/uploads/'), headers: { 'Content-Length': '0' }, scopes: this.scopes });
     start.resume();
     await expectStatus(start, [202]);

@@ -448,7 +448,7 @@ export class RegistryService {
   private async upload(repo: Repository, digest: string, size: number, onBytes?: (n: number) => void): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await repo.uploadBlob(digest, size, () => new LentBody(counted(this.images.blobReader(digest, { verify: false }).lend(), onBytes)));
+        await repo.uploadBlob(digest, size, () => new LentBody(counted(this.images.blobReader(digest).lend(), onBytes)));
         return;
       } catch (e) {
         if (e instanceof RegistryError && e.code === 'DIGEST_INVALID') {
